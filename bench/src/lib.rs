@@ -1,0 +1,1 @@
+//! Benchmarks live in benches/; scripts comparing with other servers in bench/scripts.

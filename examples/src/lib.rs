@@ -1,0 +1,1 @@
+//! Example configurations and recipes; see the files beside this crate.

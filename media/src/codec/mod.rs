@@ -1,0 +1,4 @@
+//! Codec configuration parsing: what CMAF sample entries and playlist attributes need.
+
+pub mod aac;
+pub mod h264;

@@ -1,0 +1,3 @@
+//! Container demuxers: turn ingest payloads into track descriptions and access units.
+
+pub mod flv;

@@ -1,0 +1,52 @@
+//! Track descriptions: codec, parameter sets and the facts playlists need (codec string, size,
+//! frame rate, sample rate).
+
+use bytes::Bytes;
+
+use crate::codec::{aac::AudioSpecificConfig, h264::AvcConfig};
+
+/// Fixed track ids: one video and one audio track per input.
+pub const VIDEO_TRACK: u32 = 1;
+pub const AUDIO_TRACK: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Video,
+    Audio,
+}
+
+/// Codec plus its parameter sets, as needed to write a CMAF sample entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecConfig {
+    H264(AvcConfig),
+    Aac(AudioSpecificConfig),
+}
+
+/// Everything downstream needs to know about one track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    pub id: u32,
+    pub kind: MediaKind,
+    /// Ticks per second of this track's timestamps (90 000 for video, the sample rate for audio).
+    pub timescale: u32,
+    pub codec: CodecConfig,
+}
+
+impl TrackInfo {
+    /// RFC 6381 codec string for CODECS attributes (`avc1.64001f`, `mp4a.40.2`).
+    pub fn codec_string(&self) -> String {
+        match &self.codec {
+            CodecConfig::H264(c) => c.codec_string(),
+            CodecConfig::Aac(c) => c.codec_string(),
+        }
+    }
+
+    /// Raw decoder configuration bytes (avcC record / AudioSpecificConfig); equal bytes mean an
+    /// unchanged init segment.
+    pub fn config_bytes(&self) -> &Bytes {
+        match &self.codec {
+            CodecConfig::H264(c) => &c.record,
+            CodecConfig::Aac(c) => &c.raw,
+        }
+    }
+}
