@@ -88,6 +88,9 @@ pub struct TrackRing {
     /// Init segments still referenced by a retained segment, oldest first.
     inits: VecDeque<Init>,
     max_segments: usize,
+    /// Discontinuities among segments already dropped from the front (for
+    /// EXT-X-DISCONTINUITY-SEQUENCE, which counts from the start of the timeline).
+    dropped_discontinuities: u64,
 }
 
 impl TrackRing {
@@ -99,6 +102,7 @@ impl TrackRing {
             segments: VecDeque::new(),
             inits: VecDeque::new(),
             max_segments: max_segments.max(2),
+            dropped_discontinuities: 0,
         }
     }
 
@@ -146,7 +150,11 @@ impl TrackRing {
             complete: false,
         }));
         while self.segments.len() > self.max_segments {
-            self.segments.pop_front();
+            if let Some(dropped) = self.segments.pop_front()
+                && dropped.discontinuity
+            {
+                self.dropped_discontinuities += 1;
+            }
         }
         self.drop_unreferenced_inits();
         Ok(())
@@ -212,6 +220,14 @@ impl TrackRing {
     /// The open segment, if the last one is still growing.
     pub fn open_segment(&self) -> Option<&Arc<Segment>> {
         self.segments.back().filter(|s| !s.complete)
+    }
+
+    /// EXT-X-DISCONTINUITY-SEQUENCE for a playlist whose first segment is `msn`: the number of
+    /// discontinuities before it on this track's timeline.
+    pub fn discontinuity_sequence(&self, msn: u64) -> u64 {
+        self.dropped_discontinuities
+            + self.segments.iter().take_while(|s| s.msn < msn).filter(|s| s.discontinuity).count()
+                as u64
     }
 
     pub fn last_msn(&self) -> Option<u64> {
@@ -287,5 +303,17 @@ mod tests {
         r.push_part(part(200, true)).unwrap();
         assert!(r.init(0).is_none());
         assert_eq!(r.current_init().unwrap().version, v);
+    }
+
+    #[test]
+    fn discontinuity_sequence_counts_dropped_segments() {
+        let mut r = TrackRing::new(1000, 2);
+        for msn in 0..5 {
+            r.begin_segment(msn, 0, 0, msn == 1 || msn == 3).unwrap();
+            r.push_part(part(0, true)).unwrap();
+        }
+        // Ring holds 3 and 4; discontinuities at 1 (dropped) and 3 (kept).
+        assert_eq!(r.discontinuity_sequence(3), 1);
+        assert_eq!(r.discontinuity_sequence(4), 2);
     }
 }
