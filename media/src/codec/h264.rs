@@ -1,7 +1,10 @@
 //! H.264: AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3) and the SPS fields playlists
-//! need (size, frame rate, profile/level → RFC 6381 `avc1.PPCCLL`).
+//! need (size, frame rate, profile/level → RFC 6381 `avc1.PPCCLL`), plus the helpers the FLV
+//! demuxer uses on samples: splitting length-prefixed NAL units and spotting IDR pictures.
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::bits::{BitReader, Truncated};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum H264Error {
@@ -13,6 +16,20 @@ pub enum H264Error {
     NoSps,
     #[error("malformed SPS: {0}")]
     BadSps(&'static str),
+    #[error("avcC lengthSizeMinusOne {0} is not 0, 1 or 3")]
+    BadLengthSize(u8),
+    #[error("NAL unit length {len} overruns the {left} bytes left in the sample")]
+    BadNalLength { len: usize, left: usize },
+}
+
+/// NAL unit types (ISO/IEC 14496-10 Table 7-1) this crate looks at.
+pub mod nal_type {
+    pub const NON_IDR_SLICE: u8 = 1;
+    pub const IDR_SLICE: u8 = 5;
+    pub const SEI: u8 = 6;
+    pub const SPS: u8 = 7;
+    pub const PPS: u8 = 8;
+    pub const AUD: u8 = 9;
 }
 
 /// A parsed AVCDecoderConfigurationRecord plus what its first SPS says.
@@ -35,13 +52,654 @@ pub struct AvcConfig {
 }
 
 impl AvcConfig {
+    /// Parses an AVCDecoderConfigurationRecord and its first SPS.
     pub fn parse(record: Bytes) -> Result<Self, H264Error> {
-        let _ = record;
-        Err(H264Error::Truncated)
+        let mut r = ByteReader { data: &record, pos: 0 };
+        // configurationVersion = 1
+        let version = r.u8()?;
+        if version != 1 {
+            return Err(H264Error::BadVersion(version));
+        }
+        let _profile = r.u8()?;
+        let _compat = r.u8()?;
+        let _level = r.u8()?;
+        // bit(6) reserved = '111111'b; unsigned int(2) lengthSizeMinusOne;
+        // "The value of this field shall be one of 0, 1, or 3 corresponding to a length encoded
+        // with 1, 2, or 4 bytes, respectively."
+        let length_size_minus_one = r.u8()? & 0x03;
+        if length_size_minus_one == 2 {
+            return Err(H264Error::BadLengthSize(length_size_minus_one));
+        }
+        // bit(3) reserved = '111'b; unsigned int(5) numOfSequenceParameterSets;
+        let num_sps = r.u8()? & 0x1f;
+        let mut sps = Vec::with_capacity(usize::from(num_sps));
+        for _ in 0..num_sps {
+            let len = usize::from(r.u16()?);
+            let (start, end) = r.take(len)?;
+            sps.push(record.slice(start..end));
+        }
+        let num_pps = r.u8()?;
+        let mut pps = Vec::with_capacity(usize::from(num_pps));
+        for _ in 0..num_pps {
+            let len = usize::from(r.u16()?);
+            let (start, end) = r.take(len)?;
+            pps.push(record.slice(start..end));
+        }
+        // Trailing high-profile fields (chroma_format etc.) are not needed: the SPS has them.
+        let first = sps.first().ok_or(H264Error::NoSps)?;
+        let info = Sps::parse(first)?;
+        Ok(Self {
+            record: record.clone(),
+            profile_idc: info.profile_idc,
+            constraint_flags: info.constraint_flags,
+            level_idc: info.level_idc,
+            nal_length_size: length_size_minus_one + 1,
+            sps,
+            pps,
+            width: info.width,
+            height: info.height,
+            frame_rate: info.frame_rate,
+        })
     }
 
     /// RFC 6381 codec string, e.g. `avc1.64001f`.
     pub fn codec_string(&self) -> String {
         format!("avc1.{:02x}{:02x}{:02x}", self.profile_idc, self.constraint_flags, self.level_idc)
+    }
+
+    /// The full parse of the first SPS (sample aspect ratio, colour description, …).
+    pub fn first_sps(&self) -> Result<Sps, H264Error> {
+        Sps::parse(self.sps.first().ok_or(H264Error::NoSps)?)
+    }
+
+    /// The same configuration with 4-byte NAL length prefixes, the form [`crate::AccessUnit`]
+    /// carries: the record's `lengthSizeMinusOne` is rewritten to 3. Samples must be converted
+    /// with [`to_four_byte_lengths`].
+    pub fn with_four_byte_lengths(&self) -> Self {
+        if self.nal_length_size == 4 {
+            return self.clone();
+        }
+        let mut rec = BytesMut::from(&self.record[..]);
+        // parse() proved the record has at least 5 bytes.
+        if let Some(b) = rec.get_mut(4) {
+            *b |= 0x03;
+        }
+        let record = rec.freeze();
+        let sps = self.sps.iter().map(|s| rebase(&record, &self.record, s)).collect();
+        let pps = self.pps.iter().map(|s| rebase(&record, &self.record, s)).collect();
+        Self { record, nal_length_size: 4, sps, pps, ..self.clone() }
+    }
+}
+
+/// Re-slices `part` (a slice of `old`) out of `new`, which has the same layout.
+fn rebase(new: &Bytes, old: &Bytes, part: &Bytes) -> Bytes {
+    let start = (part.as_ptr() as usize).wrapping_sub(old.as_ptr() as usize);
+    new.get(start..start + part.len()).map_or_else(|| part.clone(), |s| new.slice_ref(s))
+}
+
+/// Big-endian byte reader over the record; positions are returned so the caller can slice the
+/// original `Bytes` without copying.
+struct ByteReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl ByteReader<'_> {
+    fn u8(&mut self) -> Result<u8, H264Error> {
+        let b = *self.data.get(self.pos).ok_or(H264Error::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn u16(&mut self) -> Result<u16, H264Error> {
+        Ok(u16::from(self.u8()?) << 8 | u16::from(self.u8()?))
+    }
+
+    fn take(&mut self, len: usize) -> Result<(usize, usize), H264Error> {
+        let end = self.pos.checked_add(len).ok_or(H264Error::Truncated)?;
+        if end > self.data.len() {
+            return Err(H264Error::Truncated);
+        }
+        let start = self.pos;
+        self.pos = end;
+        Ok((start, end))
+    }
+}
+
+/// The sequence parameter set fields Sluice uses (ISO/IEC 14496-10 §7.3.2.1.1, §E.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sps {
+    pub profile_idc: u8,
+    pub constraint_flags: u8,
+    pub level_idc: u8,
+    pub chroma_format_idc: u32,
+    pub bit_depth_luma: u32,
+    pub bit_depth_chroma: u32,
+    /// Cropped picture size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Frame rate from VUI timing info as (num, den) reduced, when signalled.
+    pub frame_rate: Option<(u32, u32)>,
+    /// Sample aspect ratio (h, v) from the VUI, when signalled.
+    pub sample_aspect_ratio: Option<(u16, u16)>,
+    /// VUI colour description (primaries, transfer, matrix, full range), when signalled.
+    pub colour: Option<Colour>,
+}
+
+/// VUI colour description (ISO/IEC 23091-2 code points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Colour {
+    pub primaries: u8,
+    pub transfer: u8,
+    pub matrix: u8,
+    pub full_range: bool,
+}
+
+/// Table E-1: sample aspect ratios for aspect_ratio_idc 1..=16.
+const SAR_TABLE: [(u16, u16); 16] = [
+    (1, 1),
+    (12, 11),
+    (10, 11),
+    (16, 11),
+    (40, 33),
+    (24, 11),
+    (20, 11),
+    (32, 11),
+    (80, 33),
+    (18, 11),
+    (15, 11),
+    (64, 33),
+    (160, 99),
+    (4, 3),
+    (3, 2),
+    (2, 1),
+];
+
+/// aspect_ratio_idc value meaning "Extended_SAR" (explicit sar_width/sar_height follow).
+const EXTENDED_SAR: u32 = 255;
+
+impl Sps {
+    /// Parses one SPS NAL unit (with its 1-byte NAL header, emulation prevention in place).
+    pub fn parse(nal: &[u8]) -> Result<Self, H264Error> {
+        let header = *nal.first().ok_or(H264Error::BadSps("empty"))?;
+        if header & 0x1f != nal_type::SPS {
+            return Err(H264Error::BadSps("not an SPS NAL unit"));
+        }
+        let rbsp = unescape_rbsp(&nal[1..]);
+        parse_sps_rbsp(&rbsp).map_err(|Truncated| H264Error::BadSps("truncated"))?
+    }
+}
+
+fn parse_sps_rbsp(rbsp: &[u8]) -> Result<Result<Sps, H264Error>, Truncated> {
+    let mut r = BitReader::new(rbsp);
+    let profile_idc = r.read_bits(8)? as u8;
+    let constraint_flags = r.read_bits(8)? as u8;
+    let level_idc = r.read_bits(8)? as u8;
+    let _sps_id = r.read_ue()?;
+    let mut chroma_format_idc = 1;
+    let mut separate_colour_plane = false;
+    let mut bit_depth_luma = 8;
+    let mut bit_depth_chroma = 8;
+    // "if( profile_idc = = 100 | | profile_idc = = 110 | | profile_idc = = 122 | | … )"
+    if matches!(
+        profile_idc,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
+        chroma_format_idc = r.read_ue()?;
+        if chroma_format_idc > 3 {
+            return Ok(Err(H264Error::BadSps("chroma_format_idc out of range")));
+        }
+        if chroma_format_idc == 3 {
+            separate_colour_plane = r.read_flag()?;
+        }
+        bit_depth_luma = r.read_ue()?.saturating_add(8);
+        bit_depth_chroma = r.read_ue()?.saturating_add(8);
+        let _qpprime_y_zero_transform_bypass = r.read_flag()?;
+        if r.read_flag()? {
+            // seq_scaling_matrix_present_flag:
+            // "for( i = 0; i < ( ( chroma_format_idc != 3 ) ? 8 : 12 ); i++ )"
+            let lists = if chroma_format_idc != 3 { 8 } else { 12 };
+            for i in 0..lists {
+                if r.read_flag()? {
+                    skip_scaling_list(&mut r, if i < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    let _log2_max_frame_num_minus4 = r.read_ue()?;
+    let pic_order_cnt_type = r.read_ue()?;
+    match pic_order_cnt_type {
+        0 => {
+            let _log2_max_poc_lsb_minus4 = r.read_ue()?;
+        }
+        1 => {
+            let _delta_pic_order_always_zero = r.read_flag()?;
+            let _offset_for_non_ref_pic = r.read_se()?;
+            let _offset_for_top_to_bottom_field = r.read_se()?;
+            // "The value of num_ref_frames_in_pic_order_cnt_cycle shall be in the range of 0
+            // to 255, inclusive."
+            let n = r.read_ue()?;
+            if n > 255 {
+                return Ok(Err(H264Error::BadSps("num_ref_frames_in_pic_order_cnt_cycle > 255")));
+            }
+            for _ in 0..n {
+                let _offset_for_ref_frame = r.read_se()?;
+            }
+        }
+        2 => {}
+        _ => return Ok(Err(H264Error::BadSps("pic_order_cnt_type out of range"))),
+    }
+    let _max_num_ref_frames = r.read_ue()?;
+    let _gaps_in_frame_num_allowed = r.read_flag()?;
+    let pic_width_in_mbs = u64::from(r.read_ue()?) + 1;
+    let pic_height_in_map_units = u64::from(r.read_ue()?) + 1;
+    let frame_mbs_only = r.read_flag()?;
+    if !frame_mbs_only {
+        let _mb_adaptive_frame_field = r.read_flag()?;
+    }
+    let _direct_8x8_inference = r.read_flag()?;
+    let mut crop = [0u64; 4];
+    if r.read_flag()? {
+        for c in &mut crop {
+            *c = u64::from(r.read_ue()?);
+        }
+    }
+    // (7-18) FrameHeightInMbs = ( 2 − frame_mbs_only_flag ) * PicHeightInMapUnits
+    let field_factor = if frame_mbs_only { 1 } else { 2 };
+    let full_w = pic_width_in_mbs * 16;
+    let full_h = field_factor * pic_height_in_map_units * 16;
+    // "If ChromaArrayType is equal to 0, CropUnitX = 1, CropUnitY = 2 − frame_mbs_only_flag;
+    // otherwise CropUnitX = SubWidthC, CropUnitY = SubHeightC * ( 2 − frame_mbs_only_flag )"
+    let chroma_array_type = if separate_colour_plane { 0 } else { chroma_format_idc };
+    let (sub_w, sub_h) = match chroma_array_type {
+        1 => (2, 2),
+        2 => (2, 1),
+        _ => (1, 1),
+    };
+    let crop_unit_x = if chroma_array_type == 0 { 1 } else { sub_w };
+    let crop_unit_y = if chroma_array_type == 0 { field_factor } else { sub_h * field_factor };
+    let crop_w = crop_unit_x * (crop[0] + crop[1]);
+    let crop_h = crop_unit_y * (crop[2] + crop[3]);
+    if crop_w >= full_w || crop_h >= full_h {
+        return Ok(Err(H264Error::BadSps("cropping removes the whole picture")));
+    }
+    let (Ok(width), Ok(height)) = (u32::try_from(full_w - crop_w), u32::try_from(full_h - crop_h))
+    else {
+        return Ok(Err(H264Error::BadSps("picture size out of range")));
+    };
+
+    let mut sps = Sps {
+        profile_idc,
+        constraint_flags,
+        level_idc,
+        chroma_format_idc,
+        bit_depth_luma,
+        bit_depth_chroma,
+        width,
+        height,
+        frame_rate: None,
+        sample_aspect_ratio: None,
+        colour: None,
+    };
+    // vui_parameters_present_flag. Encoders sometimes truncate the VUI; the size above is
+    // already known, so a truncated VUI only loses the optional facts.
+    if r.read_flag()? {
+        let _ = parse_vui(&mut r, &mut sps);
+    }
+    Ok(Ok(sps))
+}
+
+/// scaling_list( scalingList, sizeOfScalingList, … ) (§7.3.2.1.1.1), read and discarded.
+fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), Truncated> {
+    let mut last_scale: i32 = 8;
+    let mut next_scale: i32 = 8;
+    for _ in 0..size {
+        if next_scale != 0 {
+            let delta_scale = r.read_se()?;
+            next_scale = (last_scale + delta_scale).rem_euclid(256);
+        }
+        last_scale = if next_scale == 0 { last_scale } else { next_scale };
+    }
+    Ok(())
+}
+
+/// vui_parameters( ) (§E.1.1) up to timing info.
+fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), Truncated> {
+    if r.read_flag()? {
+        // aspect_ratio_info_present_flag
+        let idc = r.read_bits(8)?;
+        if idc == EXTENDED_SAR {
+            let w = r.read_bits(16)? as u16;
+            let h = r.read_bits(16)? as u16;
+            if w != 0 && h != 0 {
+                sps.sample_aspect_ratio = Some((w, h));
+            }
+        } else if (1..=16).contains(&idc) {
+            sps.sample_aspect_ratio = SAR_TABLE.get(idc as usize - 1).copied();
+        }
+    }
+    if r.read_flag()? {
+        // overscan_info_present_flag
+        let _overscan_appropriate = r.read_flag()?;
+    }
+    if r.read_flag()? {
+        // video_signal_type_present_flag
+        let _video_format = r.read_bits(3)?;
+        let full_range = r.read_flag()?;
+        if r.read_flag()? {
+            // colour_description_present_flag
+            let primaries = r.read_bits(8)? as u8;
+            let transfer = r.read_bits(8)? as u8;
+            let matrix = r.read_bits(8)? as u8;
+            sps.colour = Some(Colour { primaries, transfer, matrix, full_range });
+        }
+    }
+    if r.read_flag()? {
+        // chroma_loc_info_present_flag
+        let _top = r.read_ue()?;
+        let _bottom = r.read_ue()?;
+    }
+    if r.read_flag()? {
+        // timing_info_present_flag. "time_scale is the number of time units that pass in one
+        // second … num_units_in_tick … corresponds to one increment (called a clock tick)";
+        // a frame is two field ticks, so frame rate = time_scale / (2 * num_units_in_tick).
+        let num_units_in_tick = r.read_bits(32)?;
+        let time_scale = r.read_bits(32)?;
+        sps.frame_rate = reduced_rate(u64::from(time_scale), 2 * u64::from(num_units_in_tick));
+    }
+    Ok(())
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+fn reduced_rate(num: u64, den: u64) -> Option<(u32, u32)> {
+    if num == 0 || den == 0 {
+        return None;
+    }
+    let g = gcd(num, den);
+    Some((u32::try_from(num / g).ok()?, u32::try_from(den / g).ok()?))
+}
+
+/// Removes emulation prevention bytes: "emulation_prevention_three_byte … a byte equal to
+/// 0x03" that follows two zero bytes (§7.4.1) and is discarded by the decoder.
+pub fn unescape_rbsp(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut zeros = 0usize;
+    for &b in data {
+        if zeros >= 2 && b == 0x03 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+/// Iterator over the NAL units of one length-prefixed (AVCC) sample.
+#[derive(Debug, Clone)]
+pub struct NalUnits<'a> {
+    data: &'a [u8],
+    length_size: usize,
+    failed: bool,
+}
+
+/// Splits a length-prefixed sample into its NAL units. A length that overruns the sample ends
+/// the iteration with an error.
+pub fn nal_units(data: &[u8], length_size: u8) -> NalUnits<'_> {
+    NalUnits { data, length_size: usize::from(length_size), failed: false }
+}
+
+impl<'a> Iterator for NalUnits<'a> {
+    type Item = Result<&'a [u8], H264Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.data.is_empty() {
+            return None;
+        }
+        if !matches!(self.length_size, 1 | 2 | 4) {
+            self.failed = true;
+            return Some(Err(H264Error::BadLengthSize(self.length_size as u8)));
+        }
+        let Some((prefix, rest)) = self.data.split_at_checked(self.length_size) else {
+            self.failed = true;
+            return Some(Err(H264Error::BadNalLength {
+                len: self.length_size,
+                left: self.data.len(),
+            }));
+        };
+        let len = prefix.iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+        let Some((nal, rest)) = rest.split_at_checked(len) else {
+            self.failed = true;
+            return Some(Err(H264Error::BadNalLength { len, left: rest.len() }));
+        };
+        self.data = rest;
+        Some(Ok(nal))
+    }
+}
+
+/// The NAL unit type of a NAL unit (its first byte's low 5 bits).
+pub fn nal_unit_type(nal: &[u8]) -> Option<u8> {
+    nal.first().map(|b| b & 0x1f)
+}
+
+/// Checks that a sample splits cleanly into non-empty NAL units and reports whether one of
+/// them is an IDR slice (nal_unit_type 5).
+pub fn scan_sample(data: &[u8], length_size: u8) -> Result<SampleInfo, H264Error> {
+    let mut info = SampleInfo { nal_units: 0, has_idr: false };
+    for nal in nal_units(data, length_size) {
+        let nal = nal?;
+        info.nal_units += 1;
+        if nal_unit_type(nal) == Some(nal_type::IDR_SLICE) {
+            info.has_idr = true;
+        }
+    }
+    Ok(info)
+}
+
+/// What [`scan_sample`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleInfo {
+    pub nal_units: usize,
+    pub has_idr: bool,
+}
+
+/// True when the length-prefixed sample contains an IDR slice (nal_unit_type 5). Malformed
+/// samples count as not containing one.
+pub fn contains_idr(data: &[u8], length_size: u8) -> bool {
+    scan_sample(data, length_size).is_ok_and(|i| i.has_idr)
+}
+
+/// Rewrites a length-prefixed sample to 4-byte length prefixes (returns it unchanged when it
+/// already uses 4).
+pub fn to_four_byte_lengths(data: &Bytes, length_size: u8) -> Result<Bytes, H264Error> {
+    if length_size == 4 {
+        scan_sample(data, 4)?;
+        return Ok(data.clone());
+    }
+    let mut out = BytesMut::with_capacity(data.len() + data.len() / 4 + 8);
+    for nal in nal_units(data, length_size) {
+        let nal = nal?;
+        // The source length fits 1 or 2 bytes, so it fits 4.
+        out.put_u32(nal.len() as u32);
+        out.put_slice(nal);
+    }
+    Ok(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SPS of `testdata/ffmpeg-x264-aac-baseline.flv` (x264 constrained baseline, level 3.0,
+    /// 640x360 with 8 lines cropped from 368, VUI timing 30 fps).
+    const SPS_BASELINE_360P: &[u8] = &[
+        0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00,
+        0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c, 0x58, 0xba, 0x80,
+    ];
+
+    fn record_with(sps: &[u8], pps: &[u8], length_size_minus_one: u8) -> Bytes {
+        let mut r = vec![1, sps[1], sps[2], sps[3], 0xfc | length_size_minus_one, 0xe1];
+        r.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+        r.extend_from_slice(sps);
+        r.push(1);
+        r.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+        r.extend_from_slice(pps);
+        Bytes::from(r)
+    }
+
+    #[test]
+    fn parses_record_and_sps_size_and_rate() {
+        let rec = record_with(SPS_BASELINE_360P, &[0x68, 0xcb, 0x83, 0xcb, 0x20], 3);
+        let c = AvcConfig::parse(rec.clone()).unwrap();
+        assert_eq!(c.codec_string(), "avc1.42c01e");
+        assert_eq!((c.width, c.height), (640, 360));
+        assert_eq!(c.frame_rate, Some((30, 1)));
+        assert_eq!(c.nal_length_size, 4);
+        assert_eq!(c.sps.len(), 1);
+        assert_eq!(&c.pps[0][..], &[0x68, 0xcb, 0x83, 0xcb, 0x20]);
+        assert_eq!(c.record, rec);
+    }
+
+    #[test]
+    fn high_profile_with_scaling_lists_and_cropping() {
+        // Hand-built High profile SPS (profile 100, level 31): chroma 4:2:0, 8-bit, one scaling
+        // list present (all deltas zero), 1920x1088 coded, cropped by 8 lines to 1080, no VUI.
+        let mut w = BitWriter::default();
+        w.bits(100, 8);
+        w.bits(0, 8);
+        w.bits(31, 8);
+        w.ue(0); // sps id
+        w.ue(1); // chroma_format_idc
+        w.ue(0); // bit_depth_luma_minus8
+        w.ue(0); // bit_depth_chroma_minus8
+        w.bits(0, 1); // qpprime
+        w.bits(1, 1); // seq_scaling_matrix_present_flag
+        w.bits(1, 1); // list 0 present
+        w.se(-8); // nextScale = 0 → rest of list uses last scale
+        for _ in 1..8 {
+            w.bits(0, 1);
+        }
+        w.ue(0); // log2_max_frame_num_minus4
+        w.ue(2); // poc type 2
+        w.ue(4); // max refs
+        w.bits(0, 1);
+        w.ue(119); // width in mbs - 1 → 1920
+        w.ue(67); // height in map units - 1 → 1088
+        w.bits(1, 1); // frame_mbs_only
+        w.bits(1, 1); // direct_8x8
+        w.bits(1, 1); // cropping
+        w.ue(0);
+        w.ue(0);
+        w.ue(0);
+        w.ue(4); // bottom: 4 * CropUnitY(2) = 8 lines
+        w.bits(0, 1); // no VUI
+        w.bits(1, 1); // rbsp stop bit
+        let mut nal = vec![0x67];
+        nal.extend(w.finish());
+        let sps = Sps::parse(&nal).unwrap();
+        assert_eq!((sps.width, sps.height), (1920, 1080));
+        assert_eq!(sps.frame_rate, None);
+        assert_eq!(sps.profile_idc, 100);
+    }
+
+    #[test]
+    fn interlaced_vui_rate_is_reduced_frame_rate() {
+        // 29.97 fps as time_scale 60000, num_units_in_tick 1001 → (60000, 2002) → (30000, 1001).
+        assert_eq!(reduced_rate(60000, 2002), Some((30000, 1001)));
+        assert_eq!(reduced_rate(0, 2), None);
+        assert_eq!(reduced_rate(50, 0), None);
+    }
+
+    #[test]
+    fn emulation_prevention_bytes_are_removed() {
+        assert_eq!(unescape_rbsp(&[0, 0, 3, 1, 0, 0, 3, 0, 0, 3]), vec![0, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(unescape_rbsp(&[0, 3, 0]), vec![0, 3, 0]);
+    }
+
+    #[test]
+    fn record_errors_are_reported() {
+        assert_eq!(AvcConfig::parse(Bytes::new()), Err(H264Error::Truncated));
+        assert_eq!(
+            AvcConfig::parse(Bytes::from_static(&[2, 0, 0, 0, 0xff])),
+            Err(H264Error::BadVersion(2))
+        );
+        assert_eq!(
+            AvcConfig::parse(Bytes::from_static(&[1, 0x42, 0, 0x1e, 0xff, 0xe0, 0])),
+            Err(H264Error::NoSps)
+        );
+        assert_eq!(
+            AvcConfig::parse(Bytes::from_static(&[1, 0x42, 0, 0x1e, 0xfe, 0xe0, 0])),
+            Err(H264Error::BadLengthSize(2))
+        );
+        assert_eq!(
+            AvcConfig::parse(Bytes::from_static(&[1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 9, 0x67])),
+            Err(H264Error::Truncated)
+        );
+        let truncated_sps = record_with(&SPS_BASELINE_360P[..6], &[0x68], 3);
+        assert_eq!(AvcConfig::parse(truncated_sps), Err(H264Error::BadSps("truncated")));
+    }
+
+    #[test]
+    fn splits_nal_units_and_finds_idr() {
+        let sample = [0, 0, 0, 2, 0x09, 0xf0, 0, 0, 0, 3, 0x65, 0x88, 0x84];
+        let nals: Vec<&[u8]> = nal_units(&sample, 4).map(Result::unwrap).collect();
+        assert_eq!(nals, vec![&[0x09, 0xf0][..], &[0x65, 0x88, 0x84][..]]);
+        assert!(contains_idr(&sample, 4));
+        assert!(!contains_idr(&[0, 0, 0, 2, 0x41, 0x9a], 4));
+        assert!(!contains_idr(&[0, 0, 0, 9, 0x65], 4));
+        assert!(matches!(scan_sample(&[0, 0, 0, 9, 0x65], 4), Err(H264Error::BadNalLength { .. })));
+    }
+
+    #[test]
+    fn short_length_prefixes_are_rewritten_to_four_bytes() {
+        let rec = record_with(SPS_BASELINE_360P, &[0x68, 0xcb], 1);
+        let c = AvcConfig::parse(rec).unwrap();
+        assert_eq!(c.nal_length_size, 2);
+        let c4 = c.with_four_byte_lengths();
+        assert_eq!(c4.nal_length_size, 4);
+        assert_eq!(AvcConfig::parse(c4.record.clone()).unwrap(), c4);
+        let sample = Bytes::from_static(&[0, 2, 0x65, 0x88, 0, 1, 0x06]);
+        let out = to_four_byte_lengths(&sample, 2).unwrap();
+        assert_eq!(&out[..], &[0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 1, 0x06]);
+    }
+
+    /// Test-only MSB-first bit writer for building SPSs.
+    #[derive(Default)]
+    struct BitWriter {
+        bytes: Vec<u8>,
+        nbits: usize,
+    }
+
+    impl BitWriter {
+        fn bits(&mut self, v: u32, n: u32) {
+            for i in (0..n).rev() {
+                if self.nbits.is_multiple_of(8) {
+                    self.bytes.push(0);
+                }
+                let bit = ((v >> i) & 1) as u8;
+                let last = self.bytes.last_mut().unwrap();
+                *last |= bit << (7 - (self.nbits % 8));
+                self.nbits += 1;
+            }
+        }
+        fn ue(&mut self, v: u32) {
+            let x = v + 1;
+            let len = 32 - x.leading_zeros();
+            self.bits(0, len - 1);
+            self.bits(x, len);
+        }
+        fn se(&mut self, v: i32) {
+            let k = if v > 0 { 2 * v as u32 - 1 } else { 2 * (-v) as u32 };
+            self.ue(k);
+        }
+        fn finish(self) -> Vec<u8> {
+            self.bytes
+        }
     }
 }
