@@ -1,0 +1,186 @@
+// Test harness for real-client runs: starts `target/release/sluice`, an ffmpeg source and a
+// headless Debian Chromium (playwright-core), and stops all of them on success, failure, signal
+// or exit. Every child runs in its own process group and is killed as a group: no orphans.
+//
+//   const h = new Harness();            // one per test; `await h.close()` in t.after()
+//   const sluice = await h.startSluice('serve');   // or 'demo'
+//   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });
+//   const browser = await h.launchChromium();
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { stripSourceArgs } from './strip.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SLUICE_BIN = process.env.SLUICE_BIN || path.join(ROOT, 'target/release/sluice');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+];
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Children still alive when the process exits are killed synchronously (their whole group).
+const live = new Set();
+function killGroupSync(child, signal) {
+  try { process.kill(-child.pid, signal); } catch { /* already gone */ }
+}
+process.on('exit', () => { for (const c of live) killGroupSync(c, 'SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { for (const c of live) killGroupSync(c, 'SIGKILL'); process.exit(130); });
+}
+
+/** A child process in its own process group, keeping the tail of its output for diagnostics. */
+export class Child {
+  constructor(name, cmd, args, opts = {}) {
+    this.name = name;
+    this.tail = '';
+    this.proc = spawn(cmd, args, { cwd: opts.cwd || ROOT, env: opts.env || process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.pid = this.proc.pid;
+    live.add(this.proc);
+    this.exited = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => { live.delete(this.proc); this.exitStatus = { code, signal }; resolve(this.exitStatus); });
+      this.proc.once('error', (err) => { live.delete(this.proc); this.exitStatus = { error: err.message }; resolve(this.exitStatus); });
+    });
+    const keep = (chunk) => { this.tail = (this.tail + chunk.toString()).slice(-8000); };
+    this.proc.stdout.on('data', keep);
+    this.proc.stderr.on('data', keep);
+  }
+
+  get running() { return this.exitStatus === undefined; }
+
+  /** SIGTERM the group, SIGKILL it after `graceMs`. Resolves when the leader has exited. */
+  async stop(graceMs = 3000) {
+    if (!this.running) return this.exitStatus;
+    killGroupSync(this.proc, 'SIGTERM');
+    const timer = setTimeout(() => killGroupSync(this.proc, 'SIGKILL'), graceMs);
+    const status = await Promise.race([this.exited, sleep(graceMs + 2000).then(() => ({ timeout: true }))]);
+    clearTimeout(timer);
+    killGroupSync(this.proc, 'SIGKILL'); // stragglers in the group
+    return status;
+  }
+}
+
+/** Resolves with the first match of `regex` on the child's stdout, or rejects on exit/timeout. */
+function waitForLine(child, regex, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`${child.name}: no line matching ${regex} within ${timeoutMs} ms; output:\n${child.tail}`)); }, timeoutMs);
+    const onData = (d) => {
+      buf += d.toString();
+      const m = buf.match(regex);
+      if (m) { cleanup(); resolve(m); }
+    };
+    const onExit = () => { cleanup(); reject(new Error(`${child.name} exited (${JSON.stringify(child.exitStatus)}) before printing ${regex}; output:\n${child.tail}`)); };
+    const cleanup = () => { clearTimeout(timer); child.proc.stdout.off('data', onData); child.proc.off('exit', onExit); };
+    child.proc.stdout.on('data', onData);
+    child.proc.once('exit', onExit);
+  });
+}
+
+export function summarize(values) {
+  const v = values.filter(Number.isFinite).slice().sort((a, b) => a - b);
+  if (!v.length) return { n: 0, median: NaN, p90: NaN, min: NaN, max: NaN };
+  const q = (p) => v[Math.min(v.length - 1, Math.floor(p * (v.length - 1) + 0.5))];
+  return { n: v.length, median: q(0.5), p90: q(0.9), min: v[0], max: v[v.length - 1] };
+}
+
+/** Writes `obj` as JSON to target/results/NAME.json and returns the path. */
+export function writeResults(name, obj) {
+  const dir = path.join(ROOT, 'target/results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify(obj, null, 2) + '\n');
+  return file;
+}
+
+/** Polls `GET /api/v1/channels` until channel `id` is live. */
+export async function waitForChannel(baseUrl, id, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${baseUrl}/api/v1/channels`, { signal: AbortSignal.timeout(2000) });
+      last = `HTTP ${res.status}`;
+      if (res.ok) {
+        const body = await res.json();
+        const ch = (body.channels || []).find((c) => c.id === id);
+        last = JSON.stringify(body).slice(0, 500);
+        if (ch && ch.live) return ch;
+      }
+    } catch (err) { last = err.message; }
+    await sleep(250);
+  }
+  throw new Error(`channel ${id} not live within ${timeoutMs} ms (last answer: ${last})`);
+}
+
+export class Harness {
+  constructor() {
+    this.children = [];
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-runner-'));
+    this.browsers = [];
+  }
+
+  spawn(name, cmd, args, opts) {
+    const child = new Child(name, cmd, args, opts);
+    this.children.push(child);
+    return child;
+  }
+
+  /** Starts `sluice serve|demo` on random loopback ports; resolves once both listeners are up. */
+  async startSluice(mode = 'serve', extraArgs = []) {
+    if (!fs.existsSync(SLUICE_BIN)) throw new Error(`${SLUICE_BIN} missing: cargo build --release -p sluice-server`);
+    const data = fs.mkdtempSync(path.join(this.tmp, 'data-'));
+    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--https', 'off', '--data', data, ...extraArgs];
+    const child = this.spawn(`sluice ${mode}`, SLUICE_BIN, args, { env: { RUST_LOG: 'info', ...process.env } });
+    const [http, rtmp] = await Promise.all([
+      waitForLine(child, /listening http (\S+:\d+)/, 20000),
+      waitForLine(child, /listening rtmp (\S+:\d+)/, 20000),
+    ]);
+    const httpAddr = http[1]; const rtmpAddr = rtmp[1];
+    return {
+      child, data, httpAddr, rtmpAddr,
+      baseUrl: `http://${httpAddr}`,
+      rtmpUrl: (id) => `rtmp://${rtmpAddr}/${id}`,
+    };
+  }
+
+  /** Starts the clock-strip source (see strip.mjs) pushing to every RTMP URL in `targets`. */
+  startStripSource({ epoch0, targets, variant = 'zerolatency', durationS }) {
+    const args = stripSourceArgs({ epoch0, targets, variant, durationS });
+    return this.spawn(`ffmpeg strip ${variant}`, 'ffmpeg', args);
+  }
+
+  /** Headless Debian Chromium with a fresh user-data-dir. Returns a playwright BrowserContext. */
+  async launchChromium() {
+    const userDataDir = fs.mkdtempSync(path.join(this.tmp, 'chromium-'));
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30000,
+      viewport: { width: 1280, height: 800 },
+    });
+    this.browsers.push(context);
+    return context;
+  }
+
+  /** Stops browsers, then children (last started first), then removes the temp dir. Bounded. */
+  async close() {
+    for (const b of this.browsers.splice(0)) {
+      await Promise.race([b.close().catch(() => {}), sleep(10000)]);
+    }
+    for (const c of this.children.splice(0).reverse()) await c.stop();
+    fs.rmSync(this.tmp, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+/** Opens a page that logs console errors and page errors into `log` (array of strings). */
+export async function newPage(context, log = []) {
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') log.push(`console.${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  return page;
+}
