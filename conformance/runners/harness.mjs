@@ -136,8 +136,9 @@ export class Harness {
   async startSluice(mode = 'serve', extraArgs = []) {
     if (!fs.existsSync(SLUICE_BIN)) throw new Error(`${SLUICE_BIN} missing: cargo build --release -p sluice-server`);
     const data = fs.mkdtempSync(path.join(this.tmp, 'data-'));
-    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--https', 'off', '--data', data, ...extraArgs];
-    const child = this.spawn(`sluice ${mode}`, SLUICE_BIN, args, { env: { RUST_LOG: 'info', ...process.env } });
+    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--https', 'off', '--data', data,
+      '--web', path.join(ROOT, 'web'), ...extraArgs];
+    const child = this.spawn(`sluice ${mode}`, SLUICE_BIN, args, { env: { SLUICE_LOG: 'info', ...process.env } });
     const [http, rtmp] = await Promise.all([
       waitForLine(child, /listening http (\S+:\d+)/, 20000),
       waitForLine(child, /listening rtmp (\S+:\d+)/, 20000),

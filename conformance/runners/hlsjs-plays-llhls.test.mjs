@@ -1,0 +1,98 @@
+// hls.js in headless Chromium plays Sluice's LL-HLS through the dashboard (`/?play=live/...`)
+// without stalling, in low-latency mode, and glass to glass under the product's bound.
+// Glass to glass is read off the rendered frames (clock strip, see strip.mjs).
+//
+// Env: G2G_SECONDS (default 20) = measured play time per variant.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Harness, newPage, sleep, summarize, waitForChannel, writeResults } from './harness.mjs';
+import { LAYOUT, pageSampler } from './strip.mjs';
+
+const SECONDS = Number(process.env.G2G_SECONDS || 20);
+const BOUND_MS = 2000; // product bound: glass-to-glass median on loopback
+// A short stall right after sampling starts is tolerated (hls.js settling on the live edge).
+const INITIAL_GRACE_MS = 3000;
+const MAX_INITIAL_STALL_MS = 1000;
+const MAX_FREEZE_MS = 1000;
+
+const h = new Harness();
+let sluice;
+let browser;
+before(async () => {
+  sluice = await h.startSluice('serve');
+  browser = await h.launchChromium();
+});
+after(() => h.close());
+
+for (const variant of ['zerolatency', 'obs']) {
+  test(`hls.js plays LL-HLS from the dashboard, x264 ${variant}: no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
+    const id = `live/g2g-${variant}`;
+    const epoch0 = Date.now();
+    const source = h.startStripSource({ epoch0, targets: [sluice.rtmpUrl(id)], variant });
+    try {
+      const channel = await waitForChannel(sluice.baseUrl, id, 20000);
+      const log = [];
+      const page = await newPage(browser, log);
+      await page.addInitScript(pageSampler);
+      await page.goto(`${sluice.baseUrl}/?play=${id}`);
+      await page.waitForFunction(() => {
+        const v = document.getElementById('player');
+        return window.sluicePlayer && v.currentTime > 0.3 && !v.paused;
+      }, null, { timeout: 30000 }).catch(async (err) => {
+        throw new Error(`${err.message}\npage log:\n${log.join('\n')}\nserver:\n${sluice.child.tail}\nffmpeg:\n${source.tail}`);
+      });
+      await page.evaluate(([e0, L]) => window.g2g.start('#player', e0, L), [epoch0, LAYOUT]);
+      await sleep(SECONDS * 1000);
+
+      const report = await page.evaluate(() => window.g2g.report());
+      const player = await page.evaluate(() => {
+        const hls = window.sluicePlayer;
+        const level = hls.levels[hls.currentLevel >= 0 ? hls.currentLevel : 0];
+        const d = level && level.details;
+        return {
+          lowLatencyMode: hls.lowLatencyMode,
+          configLowLatency: hls.config.lowLatencyMode,
+          latencyMs: hls.latency * 1000,
+          targetLatencyMs: hls.targetLatency * 1000,
+          playingDate: hls.playingDate ? hls.playingDate.toISOString() : null,
+          canBlockReload: d ? d.canBlockReload : null,
+          partTarget: d ? d.partTarget : null,
+          partCount: d && d.partList ? d.partList.length : 0,
+          targetduration: d ? d.targetduration : null,
+        };
+      });
+      await page.close();
+      assert.ok(source.running, `ffmpeg source exited during the run: ${source.tail}`);
+
+      const g2g = summarize(report.samples);
+      const hlsLatency = summarize(report.hlsLatencyMs);
+      const lateStalls = report.waiting.filter((w) => w.atMs > INITIAL_GRACE_MS || w.durationMs > MAX_INITIAL_STALL_MS);
+      const result = {
+        date: new Date().toISOString(), variant, seconds: SECONDS, channel, player,
+        g2g: { median: g2g.median, p90: g2g.p90, min: g2g.min, max: g2g.max, samples: g2g.n },
+        hlsLatencyMs: { median: hlsLatency.median, p90: hlsLatency.p90 },
+        frames: report.frames, rejected: report.rejected, implausible: report.implausible,
+        waiting: report.waiting, openWaitingMs: report.openWaitingMs, maxFreezeMs: report.maxFreezeMs,
+        playedSeconds: report.playedSeconds, log,
+      };
+      const file = writeResults(`hlsjs-llhls-${variant}`, result);
+      console.log(`[${variant}] glass-to-glass median=${g2g.median} ms p90=${g2g.p90} ms samples=${g2g.n} ` +
+        `(rejected=${report.rejected}) hls.latency median=${hlsLatency.median?.toFixed(0)} ms ` +
+        `parts=${player.partCount} partTarget=${player.partTarget} played=${report.playedSeconds.toFixed(1)} s ` +
+        `waiting=${JSON.stringify(report.waiting)} maxFreeze=${report.maxFreezeMs} ms -> ${file}`);
+
+      assert.equal(player.lowLatencyMode, true, 'hls.js lowLatencyMode');
+      assert.ok(player.partCount > 0 && player.canBlockReload, `playlist is LL-HLS (parts + blocking reload): ${JSON.stringify(player)}`);
+      assert.ok(g2g.n > 0, `no decodable frames (rejected=${report.rejected}, implausible=${report.implausible}, frames=${report.frames})`);
+      assert.ok(g2g.n >= SECONDS * 30 * 0.5, `too few samples: ${g2g.n} in ${SECONDS} s`);
+      assert.ok(report.playedSeconds >= SECONDS * 0.85, `currentTime advanced only ${report.playedSeconds.toFixed(2)} s in ${SECONDS} s`);
+      assert.deepEqual(lateStalls, [], `stalls after start: ${JSON.stringify(report.waiting)}`);
+      assert.equal(report.openWaitingMs, 0, 'still waiting at the end');
+      assert.ok(report.maxFreezeMs <= MAX_FREEZE_MS, `currentTime froze for ${report.maxFreezeMs} ms`);
+      assert.ok(g2g.median <= BOUND_MS, `glass-to-glass median ${g2g.median} ms > ${BOUND_MS} ms`);
+    } finally {
+      await source.stop();
+    }
+  });
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the real-client conformance runners (hls.js in headless Chromium against target/release/sluice).
+# Installs the npm dependencies first if they are missing. Usage: conformance/runners/run-all.sh [test files...]
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+[ -d "$root/web/node_modules/hls.js" ] || npm ci --prefix "$root/web" --no-audit --no-fund
+[ -d "$here/node_modules/playwright-core" ] || npm ci --prefix "$here" --no-audit --no-fund
+if [ ! -x "${SLUICE_BIN:-$root/target/release/sluice}" ]; then
+  echo "target/release/sluice missing: cargo build --release -p sluice-server" >&2
+  exit 1
+fi
+
+cd "$here"
+if [ "$#" -eq 0 ]; then set -- *.test.mjs; fi
+# One file at a time: each starts its own server, encoder and browser (2-core machines).
+exec timeout --kill-after=10 900 node --test --test-concurrency=1 "$@"
