@@ -1,0 +1,366 @@
+//! CMAF init segments (ISO/IEC 23000-19 §7.3.2, "CMAF header"): `ftyp` + `moov` with one track,
+//! empty sample tables and `mvex`/`trex`, so every sample lives in the fragments that follow.
+//!
+//! Rendered once per track configuration by the pipeline and served verbatim by egress
+//! (`EXT-X-MAP`, DASH initialization).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::boxes::{put_unity_matrix, write_box, write_full_box};
+use crate::codec::aac::AudioSpecificConfig;
+use crate::codec::h264::{AvcConfig, Colour};
+use crate::track::{CodecConfig, MediaKind, TrackInfo};
+
+/// Movie timescale for `mvhd` (no durations are written, so any value works).
+const MOVIE_TIMESCALE: u32 = 1000;
+/// ISO-639-2/T "und" packed as three 5-bit letters (`mdhd` language).
+const LANGUAGE_UND: u16 =
+    ((b'u' - 0x60) as u16) << 10 | ((b'n' - 0x60) as u16) << 5 | (b'd' - 0x60) as u16;
+/// `tkhd` flags: "Track_enabled: Flag value is 0x000001 … Track_in_movie: 0x000002".
+const TKHD_ENABLED_IN_MOVIE: u32 = 0x000003;
+/// `url ` flags: "flag value 0x000001 … the media data is in the same file".
+const URL_SELF_CONTAINED: u32 = 0x000001;
+/// Colour defaults when the SPS does not signal them: BT.709 primaries, transfer, matrix.
+const BT709: Colour = Colour { primaries: 1, transfer: 1, matrix: 1, full_range: false };
+/// ISO/IEC 23091-2 code point 2: "Unspecified".
+const UNSPECIFIED: u8 = 2;
+
+/// Renders the init segment (ftyp + moov) for one track.
+pub fn init_segment(track: &TrackInfo) -> Bytes {
+    let mut buf = BytesMut::with_capacity(1024);
+    write_box(&mut buf, b"ftyp", |b| {
+        b.put_slice(b"iso6");
+        b.put_u32(0);
+        for brand in [b"iso6", b"cmfc", b"mp41"] {
+            b.put_slice(brand);
+        }
+    });
+    write_box(&mut buf, b"moov", |b| {
+        write_mvhd(b, track.id);
+        write_box(b, b"trak", |b| {
+            write_tkhd(b, track);
+            write_box(b, b"mdia", |b| {
+                write_full_box(b, b"mdhd", 0, 0, |b| {
+                    b.put_u32(0); // creation_time
+                    b.put_u32(0); // modification_time
+                    b.put_u32(track.timescale);
+                    b.put_u32(0); // duration
+                    b.put_u16(LANGUAGE_UND);
+                    b.put_u16(0); // pre_defined
+                });
+                let (handler, name): (&[u8; 4], &[u8]) = match track.kind {
+                    MediaKind::Video => (b"vide", b"VideoHandler\0"),
+                    MediaKind::Audio => (b"soun", b"SoundHandler\0"),
+                };
+                write_full_box(b, b"hdlr", 0, 0, |b| {
+                    b.put_u32(0); // pre_defined
+                    b.put_slice(handler);
+                    b.put_bytes(0, 12); // reserved
+                    b.put_slice(name);
+                });
+                write_box(b, b"minf", |b| write_minf(b, track));
+            });
+        });
+        write_box(b, b"mvex", |b| {
+            write_full_box(b, b"trex", 0, 0, |b| {
+                b.put_u32(track.id);
+                b.put_u32(1); // default_sample_description_index
+                b.put_u32(0); // default_sample_duration
+                b.put_u32(0); // default_sample_size
+                b.put_u32(0); // default_sample_flags
+            });
+        });
+    });
+    buf.freeze()
+}
+
+fn write_mvhd(b: &mut BytesMut, track_id: u32) {
+    write_full_box(b, b"mvhd", 0, 0, |b| {
+        b.put_u32(0); // creation_time
+        b.put_u32(0); // modification_time
+        b.put_u32(MOVIE_TIMESCALE);
+        b.put_u32(0); // duration
+        b.put_u32(0x0001_0000); // rate 1.0
+        b.put_u16(0x0100); // volume 1.0
+        b.put_bytes(0, 2 + 8); // reserved
+        put_unity_matrix(b);
+        b.put_bytes(0, 24); // pre_defined
+        b.put_u32(track_id.saturating_add(1)); // next_track_ID
+    });
+}
+
+fn write_tkhd(b: &mut BytesMut, track: &TrackInfo) {
+    let (width, height) = match &track.codec {
+        CodecConfig::H264(c) => display_size(c),
+        CodecConfig::Aac(_) => (0, 0),
+    };
+    write_full_box(b, b"tkhd", 0, TKHD_ENABLED_IN_MOVIE, |b| {
+        b.put_u32(0); // creation_time
+        b.put_u32(0); // modification_time
+        b.put_u32(track.id);
+        b.put_u32(0); // reserved
+        b.put_u32(0); // duration
+        b.put_bytes(0, 8); // reserved
+        b.put_u16(0); // layer
+        b.put_u16(0); // alternate_group
+        b.put_u16(if track.kind == MediaKind::Audio { 0x0100 } else { 0 }); // volume
+        b.put_u16(0); // reserved
+        put_unity_matrix(b);
+        // "width and height … fixed-point 16.16 values"
+        b.put_u32(width << 16);
+        b.put_u32(height << 16);
+    });
+}
+
+/// Presentation size: the coded size stretched by the sample aspect ratio, clamped to 16 bits.
+fn display_size(c: &AvcConfig) -> (u32, u32) {
+    let (h, v) = sample_aspect_ratio(c);
+    let w = u64::from(c.width) * u64::from(h) / u64::from(v.max(1));
+    (w.min(0xffff) as u32, c.height.min(0xffff))
+}
+
+fn sample_aspect_ratio(c: &AvcConfig) -> (u16, u16) {
+    c.first_sps().ok().and_then(|s| s.sample_aspect_ratio).unwrap_or((1, 1))
+}
+
+fn colour(c: &AvcConfig) -> Colour {
+    let Some(sig) = c.first_sps().ok().and_then(|s| s.colour) else {
+        return BT709;
+    };
+    let or_default = |v: u8, d: u8| if v == UNSPECIFIED { d } else { v };
+    Colour {
+        primaries: or_default(sig.primaries, BT709.primaries),
+        transfer: or_default(sig.transfer, BT709.transfer),
+        matrix: or_default(sig.matrix, BT709.matrix),
+        full_range: sig.full_range,
+    }
+}
+
+fn write_minf(b: &mut BytesMut, track: &TrackInfo) {
+    match track.kind {
+        // "graphicsmode … 0 copy"; vmhd "flags = 1".
+        MediaKind::Video => write_full_box(b, b"vmhd", 0, 1, |b| b.put_bytes(0, 8)),
+        MediaKind::Audio => write_full_box(b, b"smhd", 0, 0, |b| b.put_u32(0)),
+    }
+    write_box(b, b"dinf", |b| {
+        write_full_box(b, b"dref", 0, 0, |b| {
+            b.put_u32(1); // entry_count
+            write_full_box(b, b"url ", 0, URL_SELF_CONTAINED, |_| {});
+        });
+    });
+    write_box(b, b"stbl", |b| {
+        write_full_box(b, b"stsd", 0, 0, |b| {
+            b.put_u32(1); // entry_count
+            match &track.codec {
+                CodecConfig::H264(c) => write_avc1(b, c),
+                CodecConfig::Aac(c) => write_mp4a(b, c, track.id),
+            }
+        });
+        write_full_box(b, b"stts", 0, 0, |b| b.put_u32(0));
+        write_full_box(b, b"stsc", 0, 0, |b| b.put_u32(0));
+        write_full_box(b, b"stsz", 0, 0, |b| {
+            b.put_u32(0); // sample_size
+            b.put_u32(0); // sample_count
+        });
+        write_full_box(b, b"stco", 0, 0, |b| b.put_u32(0));
+    });
+}
+
+/// SampleEntry header: "const unsigned int(8)[6] reserved = 0; unsigned int(16)
+/// data_reference_index;".
+fn put_sample_entry_header(b: &mut BytesMut) {
+    b.put_bytes(0, 6);
+    b.put_u16(1);
+}
+
+fn write_avc1(b: &mut BytesMut, c: &AvcConfig) {
+    write_box(b, b"avc1", |b| {
+        put_sample_entry_header(b);
+        b.put_u16(0); // pre_defined
+        b.put_u16(0); // reserved
+        b.put_bytes(0, 12); // pre_defined
+        b.put_u16(c.width.min(0xffff) as u16);
+        b.put_u16(c.height.min(0xffff) as u16);
+        b.put_u32(0x0048_0000); // horizresolution 72 dpi
+        b.put_u32(0x0048_0000); // vertresolution
+        b.put_u32(0); // reserved
+        b.put_u16(1); // frame_count
+        b.put_bytes(0, 32); // compressorname (empty Pascal string)
+        b.put_u16(0x0018); // depth
+        b.put_i16(-1); // pre_defined
+        write_box(b, b"avcC", |b| b.put_slice(&c.record));
+        let (h, v) = sample_aspect_ratio(c);
+        write_box(b, b"pasp", |b| {
+            b.put_u32(u32::from(h));
+            b.put_u32(u32::from(v));
+        });
+        let col = colour(c);
+        write_box(b, b"colr", |b| {
+            b.put_slice(b"nclx");
+            b.put_u16(u16::from(col.primaries));
+            b.put_u16(u16::from(col.transfer));
+            b.put_u16(u16::from(col.matrix));
+            // "unsigned int(1) full_range_flag; unsigned int(7) reserved = 0;"
+            b.put_u8(if col.full_range { 0x80 } else { 0 });
+        });
+    });
+}
+
+fn write_mp4a(b: &mut BytesMut, c: &AudioSpecificConfig, track_id: u32) {
+    write_box(b, b"mp4a", |b| {
+        put_sample_entry_header(b);
+        b.put_bytes(0, 8); // reserved
+        b.put_u16(if c.channels == 0 { 2 } else { u16::from(c.channels) }); // channelcount
+        b.put_u16(16); // samplesize
+        b.put_u16(0); // pre_defined
+        b.put_u16(0); // reserved
+        // "samplerate = { default samplerate of media}<<16" (16.16; 0 when it does not fit).
+        b.put_u32(if c.sample_rate <= 0xffff { c.sample_rate << 16 } else { 0 });
+        write_full_box(b, b"esds", 0, 0, |b| b.put_slice(&es_descriptor(c, track_id)));
+    });
+}
+
+/// ES_Descriptor (ISO/IEC 14496-1 §7.2.6.5) carrying the AudioSpecificConfig as
+/// DecoderSpecificInfo.
+fn es_descriptor(c: &AudioSpecificConfig, track_id: u32) -> BytesMut {
+    // DecoderConfigDescriptor: objectTypeIndication 0x40 = "Audio ISO/IEC 14496-3";
+    // streamType 0x05 (AudioStream) << 2, upStream 0, reserved 1.
+    let mut dcd = BytesMut::new();
+    dcd.put_u8(0x40);
+    dcd.put_u8(0x05 << 2 | 1);
+    dcd.put_bytes(0, 3); // bufferSizeDB
+    dcd.put_u32(0); // maxBitrate
+    dcd.put_u32(0); // avgBitrate
+    put_descriptor(&mut dcd, 0x05, &c.raw); // DecSpecificInfoTag
+    let mut es = BytesMut::new();
+    es.put_u16(u16::try_from(track_id).unwrap_or(0)); // ES_ID
+    es.put_u8(0); // no dependence, URL or OCR stream; priority 0
+    put_descriptor(&mut es, 0x04, &dcd); // DecoderConfigDescrTag
+    put_descriptor(&mut es, 0x06, &[0x02]); // SLConfigDescrTag, predefined = 2 (MP4)
+    let mut out = BytesMut::new();
+    put_descriptor(&mut out, 0x03, &es); // ES_DescrTag
+    out
+}
+
+/// A descriptor: tag, then sizeOfInstance in the expandable form "nextByte (1 bit),
+/// sizeOfInstance (7 bits)" most significant group first.
+fn put_descriptor(b: &mut BytesMut, tag: u8, payload: &[u8]) {
+    b.put_u8(tag);
+    let len = payload.len();
+    let groups = (1..4).take_while(|i| len >> (7 * i) != 0).count() + 1;
+    for i in (0..groups).rev() {
+        let more = if i > 0 { 0x80 } else { 0 };
+        b.put_u8(more | ((len >> (7 * i)) & 0x7f) as u8);
+    }
+    b.put_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::boxes::reader::*;
+    use super::*;
+    use crate::track::{AUDIO_TRACK, VIDEO_TRACK};
+
+    /// avcC of testdata/ffmpeg-x264-aac-baseline.flv (640x360).
+    const AVCC: &[u8] = &[
+        0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00, 0x19, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80,
+        0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c,
+        0x58, 0xba, 0x80, 0x01, 0x00, 0x04, 0x68, 0xce, 0x3c, 0x80,
+    ];
+
+    fn video() -> TrackInfo {
+        TrackInfo {
+            id: VIDEO_TRACK,
+            kind: MediaKind::Video,
+            timescale: 90_000,
+            codec: CodecConfig::H264(AvcConfig::parse(Bytes::from_static(AVCC)).unwrap()),
+        }
+    }
+
+    fn audio() -> TrackInfo {
+        TrackInfo {
+            id: AUDIO_TRACK,
+            kind: MediaKind::Audio,
+            timescale: 48_000,
+            codec: CodecConfig::Aac(
+                AudioSpecificConfig::parse(Bytes::from_static(&[0x11, 0x90])).unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn ftyp_declares_cmaf_brands() {
+        let init = init_segment(&video());
+        let ftyp = child(&init, b"ftyp");
+        assert_eq!(ftyp, b"iso6\0\0\0\0iso6cmfcmp41");
+    }
+
+    #[test]
+    fn video_init_carries_avcc_verbatim_and_geometry() {
+        let init = init_segment(&video());
+        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
+        assert_eq!(u32_at(tkhd, 0) & 0xff_ffff, 3, "enabled + in_movie");
+        assert_eq!(u32_at(tkhd, 12), VIDEO_TRACK);
+        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (640 << 16, 360 << 16));
+        let mdhd = path(&init, &[b"moov", b"trak", b"mdia", b"mdhd"]);
+        assert_eq!(u32_at(mdhd, 12), 90_000);
+        assert_eq!(u16_at(mdhd, 20), 0x55c4, "und");
+        let hdlr = path(&init, &[b"moov", b"trak", b"mdia", b"hdlr"]);
+        assert_eq!(&hdlr[8..12], b"vide");
+        let minf = path(&init, &[b"moov", b"trak", b"mdia", b"minf"]);
+        child(minf, b"vmhd");
+        let dref = path(minf, &[b"dinf", b"dref"]);
+        assert_eq!(u32_at(dref, 4), 1);
+        assert_eq!(u32_at(child(&dref[8..], b"url "), 0), 1, "self-contained");
+        let stbl = child(minf, b"stbl");
+        for empty in [b"stts", b"stsc", b"stco"] {
+            assert_eq!(u32_at(child(stbl, empty), 4), 0);
+        }
+        let stsd = child(stbl, b"stsd");
+        assert_eq!(u32_at(stsd, 4), 1);
+        let avc1 = child(&stsd[8..], b"avc1");
+        assert_eq!((u16_at(avc1, 24), u16_at(avc1, 26)), (640, 360));
+        let entries = &avc1[78..];
+        assert_eq!(child(entries, b"avcC"), AVCC);
+        assert_eq!(child(entries, b"pasp"), &[0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
+        let trex = path(&init, &[b"moov", b"mvex", b"trex"]);
+        assert_eq!((u32_at(trex, 4), u32_at(trex, 8)), (VIDEO_TRACK, 1));
+        let mvhd = path(&init, &[b"moov", b"mvhd"]);
+        assert_eq!(u32_at(mvhd, 96), VIDEO_TRACK + 1, "next_track_ID");
+        assert!(boxes(path(&init, &[b"moov", b"trak"])).iter().all(|b| &b.kind != b"edts"));
+    }
+
+    #[test]
+    fn audio_init_carries_esds_with_audio_specific_config() {
+        let init = init_segment(&audio());
+        let mdia = path(&init, &[b"moov", b"trak", b"mdia"]);
+        assert_eq!(u32_at(child(mdia, b"mdhd"), 12), 48_000);
+        assert_eq!(&child(mdia, b"hdlr")[8..12], b"soun");
+        let minf = child(mdia, b"minf");
+        child(minf, b"smhd");
+        let stsd = path(minf, &[b"stbl", b"stsd"]);
+        let mp4a = child(&stsd[8..], b"mp4a");
+        assert_eq!(u16_at(mp4a, 16), 2, "channelcount");
+        assert_eq!(u16_at(mp4a, 18), 16, "samplesize");
+        assert_eq!(u32_at(mp4a, 24), 48_000 << 16);
+        let esds = child(&mp4a[28..], b"esds");
+        assert_eq!(
+            &esds[4..],
+            &[
+                0x03, 25, 0, 2, 0, // ES_Descriptor, ES_ID 2
+                0x04, 17, 0x40, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // DecoderConfig
+                0x05, 2, 0x11, 0x90, // AudioSpecificConfig
+                0x06, 1, 2, // SLConfig
+            ]
+        );
+    }
+
+    #[test]
+    fn descriptor_sizes_use_the_expandable_form() {
+        let mut b = BytesMut::new();
+        put_descriptor(&mut b, 5, &[0u8; 200]);
+        assert_eq!(&b[..3], &[5, 0x81, 0x48]);
+        assert_eq!(b.len(), 203);
+    }
+}
