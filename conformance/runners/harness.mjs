@@ -27,12 +27,20 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Children still alive when the process exits are killed synchronously (their whole group).
 const live = new Set();
+const tmpDirs = new Set();
 function killGroupSync(child, signal) {
   try { process.kill(-child.pid, signal); } catch { /* already gone */ }
 }
-process.on('exit', () => { for (const c of live) killGroupSync(c, 'SIGKILL'); });
+process.on('exit', () => {
+  for (const c of live) killGroupSync(c, 'SIGKILL');
+  for (const d of tmpDirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ } }
+});
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => { for (const c of live) killGroupSync(c, 'SIGKILL'); process.exit(130); });
+  process.once(sig, () => {
+    for (const c of live) killGroupSync(c, 'SIGKILL');
+    // playwright kills its Chromium on the same signal; let it go before removing its profile.
+    setTimeout(() => process.exit(130), 1000);
+  });
 }
 
 /** A child process in its own process group, keeping the tail of its output for diagnostics. */
@@ -123,6 +131,7 @@ export class Harness {
   constructor() {
     this.children = [];
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-runner-'));
+    tmpDirs.add(this.tmp);
     this.browsers = [];
   }
 
@@ -175,6 +184,7 @@ export class Harness {
     }
     for (const c of this.children.splice(0).reverse()) await c.stop();
     fs.rmSync(this.tmp, { recursive: true, force: true, maxRetries: 3 });
+    tmpDirs.delete(this.tmp);
   }
 }
 
