@@ -47,6 +47,34 @@ pub enum Resource<'a> {
     },
 }
 
+impl Resource<'_> {
+    /// The URI this resource is listed under; `parse_resource(&r.uri()) == Ok(r)`.
+    pub fn uri(&self) -> String {
+        match *self {
+            Resource::Multivariant => MULTIVARIANT_URI.to_owned(),
+            Resource::MediaPlaylist { rendition } => media_playlist_uri(rendition),
+            Resource::Init { rendition, version } => init_uri(rendition, version),
+            Resource::Segment { rendition, msn } => segment_uri(rendition, msn),
+            Resource::Part {
+                rendition,
+                msn,
+                part,
+            } => part_uri(rendition, msn, part),
+        }
+    }
+
+    /// The rendition the resource belongs to (`None` for the multivariant playlist).
+    pub fn rendition(&self) -> Option<&str> {
+        match *self {
+            Resource::Multivariant => None,
+            Resource::MediaPlaylist { rendition }
+            | Resource::Init { rendition, .. }
+            | Resource::Segment { rendition, .. }
+            | Resource::Part { rendition, .. } => Some(rendition),
+        }
+    }
+}
+
 /// Why a path tail names no resource (the server answers 404).
 #[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceError {
@@ -114,6 +142,9 @@ pub fn parse_resource(tail: &str) -> Result<Resource<'_>, ResourceError> {
         }
         Some((rendition, file)) => {
             let rendition = rendition_name(rendition)?;
+            if file.contains('/') {
+                return Err(ResourceError::Unknown);
+            }
             if let Some(version) = file
                 .strip_prefix("init-")
                 .and_then(|f| f.strip_suffix(".mp4"))
