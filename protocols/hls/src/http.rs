@@ -51,3 +51,29 @@ pub fn cache_control(kind: CacheKind, target_duration: u32) -> String {
     };
     format!("max-age={}", secs.max(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_lifetimes_follow_the_low_latency_profile() {
+        let cc = |k| cache_control(k, 2);
+        assert_eq!(cc(CacheKind::BlockingPlaylist), "max-age=12");
+        assert_eq!(cc(CacheKind::BlockingPlaylistError), "max-age=8");
+        assert_eq!(cc(CacheKind::Playlist), "max-age=1");
+        assert_eq!(cc(CacheKind::PlaylistError), "max-age=2");
+        assert_eq!(cc(CacheKind::Media), "max-age=12");
+        assert_eq!(cc(CacheKind::MediaError), "max-age=2");
+        assert_eq!(cache_control(CacheKind::Playlist, 3), "max-age=2");
+        assert_eq!(cache_control(CacheKind::Playlist, 6), "max-age=3");
+        assert_eq!(cache_control(CacheKind::Playlist, 0), "max-age=1");
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(PLAYLIST_CONTENT_TYPE, "application/vnd.apple.mpegurl");
+        assert_eq!(media_content_type(MediaKind::Video), "video/mp4");
+        assert_eq!(media_content_type(MediaKind::Audio), "audio/mp4");
+    }
+}
