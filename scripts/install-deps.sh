@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Sluice's demo and tests need on a fresh Debian 12 machine: Debian packages
+# (ffmpeg, Chromium, nginx + RTMP module for the side-by-side bench, Node.js) and the npm
+# packages (hls.js for the dashboard, playwright-core for the browser tests) into project folders.
+# Idempotent: skips what is already there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+what="${1:-all}"   # all | demo
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pkgs=(nodejs npm)
+if [ "$what" = all ]; then
+  pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node may come from elsewhere (e.g. a preinstalled toolchain): only ask Debian when it is absent.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# nginx is only a reference for the bench: never leave Debian's default site running on :80.
+if [ "$what" = all ] && command -v systemctl >/dev/null && systemctl is-active --quiet nginx 2>/dev/null; then
+  sudo_if_needed systemctl stop nginx || true
+fi
+
+[ -f "$root/web/node_modules/hls.js/dist/hls.min.js" ] || npm ci --prefix "$root/web" --no-audit --no-fund
+if [ "$what" = all ]; then
+  [ -d "$root/conformance/runners/node_modules/playwright-core" ] || npm ci --prefix "$root/conformance/runners" --no-audit --no-fund
+fi

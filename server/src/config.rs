@@ -1,0 +1,190 @@
+//! Server configuration: a TOML file, overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Limits for the CMAF timeline (issue 2: part target 100 ms–1 s, default 200 ms).
+pub const PART_TARGET_RANGE_MS: (u64, u64) = (100, 1000);
+/// Segment target bounds (DESIGN: segments cut on keyframes near 1–2 s; PRODUCT allows up to 30 s).
+pub const SEGMENT_TARGET_RANGE_MS: (u64, u64) = (500, 30_000);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Plain HTTP (HTTP/1.1 and h2c prior knowledge). `None` disables it.
+    pub http: Option<SocketAddr>,
+    /// TLS (HTTP/1.1 + HTTP/2 via ALPN). `None` disables it.
+    pub https: Option<SocketAddr>,
+    pub rtmp: Option<SocketAddr>,
+    /// State and archive directory (the dev certificate lives here).
+    pub data: PathBuf,
+    /// Worker threads, one current-thread runtime each. 0 = one per core.
+    pub workers: usize,
+    /// Directory holding the npm-installed player (`node_modules/hls.js`).
+    pub web: Option<PathBuf>,
+    pub tls: TlsConfig,
+    pub media: MediaConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`, replaces the generated development certificate.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    pub part_target_ms: u64,
+    pub segment_target_ms: u64,
+    /// Segments listed in each media playlist.
+    pub playlist_segments: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Playlist/part requests held open at once, server-wide; beyond it requests get 503.
+    pub max_held_requests: usize,
+    /// Concurrent RTMP connections per worker.
+    pub max_rtmp_connections: usize,
+    /// Channels that may exist at once.
+    pub max_channels: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: Some(([0, 0, 0, 0], 8080).into()),
+            https: Some(([0, 0, 0, 0], 8443).into()),
+            rtmp: Some(([0, 0, 0, 0], 1935).into()),
+            data: PathBuf::from("sluice-data"),
+            workers: 0,
+            web: None,
+            tls: TlsConfig::default(),
+            media: MediaConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { part_target_ms: 200, segment_target_ms: 1000, playlist_segments: 12 }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_held_requests: 10_000, max_rtmp_connections: 256, max_channels: 1000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks every bound; the message names the setting and its allowed range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let m = &self.media;
+        let (lo, hi) = PART_TARGET_RANGE_MS;
+        if !(lo..=hi).contains(&m.part_target_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "media.part_target_ms = {} is outside {lo}..={hi}",
+                m.part_target_ms
+            )));
+        }
+        let (lo, hi) = SEGMENT_TARGET_RANGE_MS;
+        if !(lo..=hi).contains(&m.segment_target_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "media.segment_target_ms = {} is outside {lo}..={hi}",
+                m.segment_target_ms
+            )));
+        }
+        if m.segment_target_ms < m.part_target_ms {
+            return Err(ConfigError::Invalid(
+                "media.segment_target_ms must be at least media.part_target_ms".into(),
+            ));
+        }
+        if !(3..=100).contains(&m.playlist_segments) {
+            return Err(ConfigError::Invalid(format!(
+                "media.playlist_segments = {} is outside 3..=100",
+                m.playlist_segments
+            )));
+        }
+        if self.workers > 256 {
+            return Err(ConfigError::Invalid("workers must be at most 256".into()));
+        }
+        Ok(())
+    }
+
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    pub fn part_target(&self) -> Duration {
+        Duration::from_millis(self.media.part_target_ms)
+    }
+
+    pub fn segment_target(&self) -> Duration {
+        Duration::from_millis(self.media.segment_target_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults valid");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let c = Config::from_toml("http = \"127.0.0.1:9000\"\n[media]\npart_target_ms = 300\n")
+            .expect("parses");
+        assert_eq!(c.http, Some(([127, 0, 0, 1], 9000).into()));
+        assert_eq!(c.media.part_target_ms, 300);
+        assert_eq!(c.media.segment_target_ms, 1000);
+        assert!(Config::from_toml("htp = \"x\"").is_err());
+    }
+
+    #[test]
+    fn out_of_range_part_target_is_refused_with_its_name() {
+        let mut c = Config::default();
+        c.media.part_target_ms = 50;
+        let err = c.validate().expect_err("50 ms is below the floor").to_string();
+        assert!(err.contains("part_target_ms"), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The one HTTP router every transport (HTTP/1.1, h2c, TLS h1/h2) feeds.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+
+use crate::egress::body::Chunks;
+use crate::egress::hls::{self, RequestInfo};
+use crate::egress::response::{Resp, cache, cors, error, with_body};
+use crate::server::AppState;
+
+/// Longest request target we look at; anything longer is refused (bounded work per request).
+const MAX_URI: usize = 2048;
+
+pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
+    let hub = &state.hub;
+    hub.counters.http_requests.fetch_add(1, Ordering::Relaxed);
+    let head = req.method() == Method::HEAD;
+    let mut resp = match *req.method() {
+        Method::GET | Method::HEAD => get(&state, &req).await,
+        Method::OPTIONS => preflight(),
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and OPTIONS are served here"),
+    };
+    if head {
+        // Same headers, no body: keep Content-Length as the GET would send it.
+        let len = http_body::Body::size_hint(resp.body()).exact();
+        *resp.body_mut() = Chunks::empty();
+        if let Some(len) = len
+            && let Ok(v) = HeaderValue::from_str(&len.to_string())
+        {
+            resp.headers_mut().insert(header::CONTENT_LENGTH, v);
+        }
+    }
+    resp
+}
+
+fn preflight() -> Resp {
+    let mut r = with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty());
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    cors(&mut r);
+    r
+}
+
+fn accepts_gzip<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let mut it = t.trim().split(';');
+            let name = it.next().unwrap_or("").trim();
+            let q0 = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !q0
+        })
+}
+
+async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
+    let hub = &state.hub;
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    if path.len() + query.len() > MAX_URI {
+        hub.counters.http_bad_requests.fetch_add(1, Ordering::Relaxed);
+        return error(StatusCode::URI_TOO_LONG, "request target too long");
+    }
+    match path {
+        "/" | "/index.html" => return crate::dashboard::page(),
+        "/assets/hls.min.js" => return crate::dashboard::hls_js(state),
+        "/api/v1/channels" => return crate::api::channels(hub),
+        "/metrics" => return crate::metrics::render(hub),
+        "/time" => {
+            let mut r = with_body(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                Bytes::from(sluice_hls::format_program_date_time(crate::now_unix_ms())),
+            );
+            cache(&mut r, "no-store");
+            return r;
+        }
+        "/favicon.ico" => return error(StatusCode::NOT_FOUND, "no favicon"),
+        _ => {}
+    }
+    // /{group}/{channel}/{endpoint}/{rest}
+    let mut segs = path.trim_start_matches('/').splitn(4, '/');
+    let (Some(group), Some(name), Some(endpoint), Some(rest)) = (segs.next(), segs.next(), segs.next(), segs.next()) else {
+        return error(StatusCode::NOT_FOUND, "no such page; playback URLs look like /live/cam1/hls/index.m3u8");
+    };
+    let Some(channel) = hub.channel(group, name) else {
+        return error(StatusCode::NOT_FOUND, format!("no channel {group}/{name} (nothing has published to it)"));
+    };
+    match endpoint {
+        "hls" => {
+            let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
+            hls::handle(hub, channel, info).await
+        }
+        _ => error(StatusCode::NOT_FOUND, format!("no endpoint {endpoint:?} on {group}/{name} (try hls)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(ae: &str) -> Request<()> {
+        Request::builder().header(header::ACCEPT_ENCODING, ae).body(()).expect("valid request")
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(&req("gzip, deflate, br")));
+        assert!(accepts_gzip(&req("br;q=1.0, gzip;q=0.8")));
+        assert!(!accepts_gzip(&req("gzip;q=0")));
+        assert!(!accepts_gzip(&req("identity")));
+        assert!(accepts_gzip(&req("*")));
+    }
+}

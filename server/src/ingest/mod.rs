@@ -1,0 +1,5 @@
+//! Ingest: protocol front-ends that turn encoder connections into pipeline events.
+
+pub mod demo;
+pub mod flv;
+pub mod rtmp;

@@ -1,0 +1,168 @@
+//! Glue between ingest and the hub: feeds a channel's pipeline and, after each change,
+//! renders the channel's playlists once and publishes the snapshot to every waiting viewer.
+
+use std::sync::atomic::Ordering;
+
+use sluice_media::MediaKind;
+
+use crate::hub::{Channel, ChannelSnapshot, Hub, PublishGuard, Rendered, TrackView};
+use crate::pipeline::{IngestEvent, Pipeline};
+
+impl PublishGuard {
+    /// Feeds one ingest event at wall-clock `now_ms` (Unix ms).
+    pub fn push(&self, event: IngestEvent, now_ms: i64) {
+        let Ok(mut pipeline) = self.channel.pipeline.lock() else { return };
+        let dropped_before = pipeline.dropped_frames;
+        let changes = pipeline.handle(event, now_ms);
+        let dropped = pipeline.dropped_frames - dropped_before;
+        if dropped > 0 {
+            self.hub.counters.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        if changes.parts || changes.tracks {
+            if changes.parts {
+                self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
+            }
+            self.channel.publish(render(&self.hub, &self.channel, &pipeline, true));
+        }
+    }
+}
+
+/// The publisher left: flush pending media and publish the final state of this session.
+pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
+    let Ok(mut pipeline) = channel.pipeline.lock() else { return };
+    pipeline.end_session();
+    channel.publish(render(hub, channel, &pipeline, false));
+}
+
+/// Human-readable stream description for logs and the API:
+/// "H.264 1280x720 30 fps, AAC 48 kHz stereo".
+pub fn describe(p: &Pipeline) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &p.video
+        && let sluice_media::CodecConfig::H264(c) = &v.info.codec
+    {
+        let fps = c.frame_rate.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
+        parts.push(format!("H.264 {}x{}{fps} ({})", c.width, c.height, v.info.codec_string()));
+    }
+    if let Some(a) = &p.audio
+        && let sluice_media::CodecConfig::Aac(c) = &a.info.codec
+    {
+        let ch = match c.channels {
+            1 => "mono".to_owned(),
+            2 => "stereo".to_owned(),
+            n => format!("{n} channels"),
+        };
+        parts.push(format!("AAC {} kHz {ch}", c.sample_rate as f64 / 1000.0));
+    }
+    if parts.is_empty() { "no tracks yet".to_owned() } else { parts.join(", ") }
+}
+
+fn fps_text(num: u32, den: u32) -> String {
+    let fps = num as f64 / den.max(1) as f64;
+    if (fps - fps.round()).abs() < 0.01 { format!("{}", fps.round()) } else { format!("{fps:.2}") }
+}
+
+/// Renders every document of the channel for the pipeline's current state.
+fn render(hub: &Hub, channel: &Channel, p: &Pipeline, live: bool) -> ChannelSnapshot {
+    let part_target_s = hub.pipeline.part_target_ms as f64 / 1000.0;
+    let mut snap = ChannelSnapshot {
+        live,
+        target_duration: p.target_duration(),
+        part_target_s,
+        summary: describe(p),
+        ..ChannelSnapshot::default()
+    };
+    let Some(td) = p.target_duration() else {
+        // Playlists wait for the first segment: it fixes TARGETDURATION for good.
+        snap.video = p.video.as_ref().map(|t| view("video", t, None));
+        snap.audio = p.audio.as_ref().map(|t| view("audio", t, None));
+        return snap;
+    };
+    let tracks: Vec<(&'static str, &crate::pipeline::TrackPipe)> = [
+        p.video.as_ref().map(|t| ("video", t)),
+        p.audio.as_ref().map(|t| ("audio", t)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let reports: Vec<(String, Option<sluice_media::ring::Position>)> = tracks
+        .iter()
+        .map(|(name, t)| (format!("{name}.m3u8"), t.ring.last_position()))
+        .collect();
+    for (name, t) in &tracks {
+        let others: Vec<(String, sluice_media::ring::Position)> = reports
+            .iter()
+            .filter(|(uri, _)| !uri.starts_with(name))
+            .filter_map(|(uri, pos)| pos.map(|p| (uri.clone(), p)))
+            .collect();
+        let ctx = sluice_hls::MediaPlaylistContext {
+            rendition: name.to_string(),
+            target_duration: td,
+            part_target: part_target_s,
+            window: hub.playlist_segments,
+            rendition_reports: others,
+            ended: false,
+        };
+        let v = view(name, t, Some(&ctx));
+        match t.info.kind {
+            MediaKind::Video => snap.video = Some(v),
+            MediaKind::Audio => snap.audio = Some(v),
+        }
+    }
+    snap.multivariant = Some(Rendered::new(render_multivariant(p).into()));
+    let _ = channel;
+    snap
+}
+
+fn view(
+    name: &'static str,
+    t: &crate::pipeline::TrackPipe,
+    ctx: Option<&sluice_hls::MediaPlaylistContext>,
+) -> TrackView {
+    let (playlist, delta) = match ctx {
+        Some(ctx) => (
+            Rendered::new(sluice_hls::render_media_playlist(&t.ring, ctx, false).into()),
+            Rendered::new(sluice_hls::render_media_playlist(&t.ring, ctx, true).into()),
+        ),
+        None => (Rendered::default(), Rendered::default()),
+    };
+    TrackView { name, info: t.info.clone(), ring: t.ring.clone(), playlist, delta }
+}
+
+/// Peak and average bit rate over the complete segments of all tracks, bits/s.
+fn bandwidth(p: &Pipeline) -> (u64, u64) {
+    let mut peak = 0u64;
+    let mut avg = 0u64;
+    for t in [p.video.as_ref(), p.audio.as_ref()].into_iter().flatten() {
+        let ts = t.info.timescale as f64;
+        let (mut bytes, mut ticks, mut track_peak) = (0u64, 0u64, 0u64);
+        for s in t.ring.segments().filter(|s| s.complete) {
+            let d = s.duration();
+            if d == 0 {
+                continue;
+            }
+            let bits = s.byte_len() as u64 * 8;
+            track_peak = track_peak.max((bits as f64 * ts / d as f64) as u64);
+            bytes += s.byte_len() as u64;
+            ticks += d;
+        }
+        peak += track_peak;
+        if ticks > 0 {
+            avg += (bytes as f64 * 8.0 * ts / ticks as f64) as u64;
+        }
+    }
+    (peak.max(1), avg.max(1))
+}
+
+fn render_multivariant(p: &Pipeline) -> String {
+    let (peak, avg) = bandwidth(p);
+    sluice_hls::render_multivariant(&sluice_hls::MultivariantInput {
+        video: p.video.as_ref().map(|t| sluice_hls::Rendition { name: "video", track: &t.info }),
+        audio: p.audio.as_ref().map(|t| sluice_hls::Rendition { name: "audio", track: &t.info }),
+        bandwidth: peak,
+        average_bandwidth: Some(avg),
+        independent_segments: p.video.as_ref().is_none_or(|t| {
+            t.ring.segments().all(|s| s.parts.first().is_none_or(|part| part.independent))
+        }),
+    })
+}

@@ -1,0 +1,118 @@
+//! Thread per core: one current-thread tokio runtime per worker, each with its own listeners
+//! bound to the same addresses with SO_REUSEPORT so the kernel spreads connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::server::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start worker runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// Binds a TCP listener with SO_REUSEPORT (so every worker can bind the same address).
+pub fn bind_tcp(addr: SocketAddr, what: &'static str) -> Result<std::net::TcpListener, RuntimeError> {
+    let err = |source| RuntimeError::Bind { what, addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    socket.set_reuse_address(true).map_err(err)?;
+    socket.set_reuse_port(true).map_err(err)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(err)?;
+    }
+    socket.set_nonblocking(true).map_err(err)?;
+    socket.bind(&addr.into()).map_err(err)?;
+    socket.listen(1024).map_err(err)?;
+    Ok(socket.into())
+}
+
+/// One kind of listener, resolved: port 0 becomes the port the first bind got, so all
+/// workers share one real port.
+struct Listeners {
+    what: &'static str,
+    addr: SocketAddr,
+    first: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    fn new(what: &'static str, addr: Option<SocketAddr>) -> Result<Option<Self>, RuntimeError> {
+        let Some(addr) = addr else { return Ok(None) };
+        let first = bind_tcp(addr, what)?;
+        let addr = first.local_addr().map_err(|source| RuntimeError::Bind { what, addr, source })?;
+        // Scripts and tests read these lines to learn the ports (stdout, one per listener).
+        println!("listening {what} {addr}");
+        Ok(Some(Self { what, addr, first: Some(first) }))
+    }
+
+    fn take(&mut self) -> Result<std::net::TcpListener, RuntimeError> {
+        match self.first.take() {
+            Some(l) => Ok(l),
+            None => bind_tcp(self.addr, self.what),
+        }
+    }
+}
+
+/// Starts the workers and blocks until they all end (they run until the process exits).
+pub fn run(config: &Config, hub: Arc<Hub>, state: Arc<AppState>, demo: bool) -> Result<(), RuntimeError> {
+    let workers = config.worker_count();
+    let mut http = Listeners::new("http", config.http)?;
+    let mut https = Listeners::new("https", config.https)?;
+    let mut rtmp = Listeners::new("rtmp", config.rtmp)?;
+    let tls = match config.https {
+        Some(_) => Some(crate::tls::server_config(config)?),
+        None => None,
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    let mut handles = Vec::new();
+    for worker in 0..workers {
+        let http_l = http.as_mut().map(Listeners::take).transpose()?;
+        let https_l = https.as_mut().map(Listeners::take).transpose()?;
+        let rtmp_l = rtmp.as_mut().map(Listeners::take).transpose()?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(RuntimeError::Runtime)?;
+        let hub = hub.clone();
+        let state = state.clone();
+        let tls = tls.clone();
+        let max_rtmp = config.limits.max_rtmp_connections;
+        let handle = std::thread::Builder::new()
+            .name(format!("sluice-worker-{worker}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    if let Some(l) = http_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
+                        tasks.spawn(crate::server::serve_http(l, state.clone()));
+                    }
+                    if let (Some(l), Some(tls)) = (https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()), tls) {
+                        tasks.spawn(crate::server::serve_https(l, state.clone(), tls));
+                    }
+                    if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
+                        tasks.spawn(crate::ingest::rtmp::serve(l, hub.clone(), max_rtmp));
+                    }
+                    if demo && worker == 0 {
+                        tasks.spawn(crate::ingest::demo::run(hub.clone()));
+                    }
+                    while tasks.join_next().await.is_some() {}
+                });
+            })
+            .map_err(RuntimeError::Runtime)?;
+        handles.push(handle);
+    }
+    tracing::info!(
+        "sluice ready: {workers} workers; LL-HLS at http://HOST:{}/<group>/<channel>/hls/index.m3u8",
+        http.as_ref().map_or(0, |l| l.addr.port())
+    );
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Shared harness for the integration tests: a real `sluice` process, real ffmpeg publishers,
+//! and a small blocking HTTP/1.1 client. Every process is killed when its handle drops.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Sluice {
+    child: Child,
+    pub http: SocketAddr,
+    pub rtmp: SocketAddr,
+    _data: TempDir,
+}
+
+impl Drop for Sluice {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sluice-test-{tag}-{}-{:?}", std::process::id(), Instant::now()));
+        let p = std::path::PathBuf::from(p.to_string_lossy().replace([' ', '{', '}', ':'], ""));
+        std::fs::create_dir_all(&p).expect("temp dir is creatable");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Sluice {
+    pub fn start(extra: &[&str]) -> Self {
+        let data = TempDir::new("data");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--https", "off", "--workers", "2"])
+            .arg("--data")
+            .arg(&data.0)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sluice binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut http, mut rtmp) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while (http.is_none() || rtmp.is_none()) && Instant::now() < deadline {
+            let Some(Ok(line)) = lines.next() else { break };
+            let mut w = line.split_whitespace();
+            match (w.next(), w.next(), w.next()) {
+                (Some("listening"), Some("http"), Some(a)) => http = a.parse().ok(),
+                (Some("listening"), Some("rtmp"), Some(a)) => rtmp = a.parse().ok(),
+                _ => {}
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            http: http.expect("sluice printed its http address"),
+            rtmp: rtmp.expect("sluice printed its rtmp address"),
+            _data: data,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn rtmp_url(&self, channel: &str) -> String {
+        format!("rtmp://{}/{}", self.rtmp, channel)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        get(self.http, path, &[])
+    }
+
+    /// Polls until the channel's multivariant playlist answers 200.
+    pub fn wait_live(&self, channel: &str, within: Duration) -> Response {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = self.get(&format!("/{channel}/hls/index.m3u8"));
+            if r.status == 200 {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "{channel} did not become live: {} {}", r.status, r.text());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// An ffmpeg process publishing a synthetic test source over RTMP.
+pub struct Publisher(Child);
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Publisher {
+    /// 640x360 30 fps x264 with a 1 s GOP (or OBS-like 2 s GOP with B-frames), AAC 48 kHz.
+    pub fn start(url: &str, obs_like: bool) -> Self {
+        let mut args: Vec<String> = [
+            "-hide_banner", "-loglevel", "error", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if obs_like {
+            args.extend(["-profile:v", "high", "-bf", "2", "-g", "60", "-keyint_min", "60"].map(String::from));
+        } else {
+            args.extend(["-tune", "zerolatency", "-bf", "0", "-g", "30", "-keyint_min", "30"].map(String::from));
+        }
+        args.extend(
+            ["-sc_threshold", "0", "-b:v", "1M", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "flv", url]
+                .map(String::from),
+        );
+        let child = Command::new("ffmpeg")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg is installed (scripts/install-deps.sh)");
+        Self(child)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Time from sending the request to the end of the headers.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 GET (Content-Length or chunked bodies).
+pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
+    raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}\r\n", headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>()))
+}
+
+pub fn raw(addr: SocketAddr, request: &str) -> Response {
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr).expect("server accepts connections");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout settable");
+    s.write_all(request.as_bytes()).expect("request written");
+    let mut r = BufReader::new(s);
+    let mut status_line = String::new();
+    r.read_line(&mut status_line).expect("status line");
+    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let elapsed = start.elapsed();
+    let find = |n: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).expect("chunk size");
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).expect("chunk");
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        r.read_exact(&mut body).expect("body");
+    } else {
+        let _ = r.read_to_end(&mut body);
+    }
+    Response { status, headers, body, elapsed }
+}
+
+/// Parses `#EXT-X-...:A=1,B="x"` attribute lists (enough for assertions).
+pub fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let (_, list) = line.split_once(':')?;
+    let mut rest = list;
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let (value, next) = if let Some(stripped) = after.strip_prefix('"') {
+            let end = stripped.find('"')?;
+            (&stripped[..end], stripped[end + 1..].trim_start_matches(','))
+        } else {
+            match after.split_once(',') {
+                Some((v, n)) => (v, n),
+                None => (after, ""),
+            }
+        };
+        if key == name {
+            return Some(value);
+        }
+        rest = next;
+    }
+    None
+}
+
+/// The last (msn, part) listed in a media playlist, counting parts of the last segment.
+pub fn last_part(playlist: &str) -> (u64, u32) {
+    let mut msn = 0u64;
+    let mut parts_in_current = 0u32;
+    let mut last = (0, 0);
+    for line in playlist.lines() {
+        if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            msn = v.parse().expect("numeric media sequence");
+        } else if line.starts_with("#EXT-X-PART:") {
+            last = (msn, parts_in_current);
+            parts_in_current += 1;
+        } else if !line.starts_with('#') && !line.is_empty() {
+            msn += 1;
+            parts_in_current = 0;
+        }
+    }
+    last
+}
