@@ -99,7 +99,8 @@ struct Connection {
 /// [`handle_input`](Self::handle_input), then drain [`poll_output`](Self::poll_output) until
 /// `None`; write each [`Output::Send`] in order. Answer each [`Output::PublishRequested`] with
 /// [`accept_publish`](Self::accept_publish) or [`reject_publish`](Self::reject_publish) and
-/// drain again. An `Err` from `handle_input` means the connection must be closed; the
+/// drain again (input that arrived after `publish` is parsed only once the decision is made).
+/// An `Err` from `handle_input` means the connection must be closed; the
 /// outputs still queued may be drained first (a play refusal queues an `onStatus` worth
 /// writing before closing). The engine reads no clock and logs nothing.
 pub struct RtmpSession {
@@ -181,6 +182,8 @@ impl RtmpSession {
     }
 
     /// Accepts the pending publish: sends `NetStream.Publish.Start`, after which media flows.
+    /// Input buffered while the decision was pending is handled now, so drain the outputs
+    /// afterwards; an error here, as from `handle_input`, means the connection must close.
     pub fn accept_publish(&mut self, request: PublishRequest) -> Result<(), RtmpError> {
         if self.failed {
             return Err(RtmpError::SessionFailed);
@@ -202,14 +205,13 @@ impl RtmpSession {
         self.writer
             .on_status(stream_id, "status", "NetStream.Publish.Start", &description)?;
         self.publish = Publish::Live { stream_id };
-        self.flush();
-        Ok(())
+        self.resume()
     }
 
     /// Refuses the pending publish: sends `onStatus` level `error`, code
     /// `NetStream.Publish.Rejected`, with `reason` as description (ffmpeg prints it as
     /// "Server error: reason", OBS logs code and description). The server then closes the
-    /// connection.
+    /// connection (input buffered meanwhile is handled, but media is never surfaced).
     pub fn reject_publish(
         &mut self,
         request: PublishRequest,
@@ -235,8 +237,7 @@ impl RtmpSession {
         self.writer
             .on_status(stream_id, "error", "NetStream.Publish.Rejected", reason)?;
         self.publish = Publish::Rejected;
-        self.flush();
-        Ok(())
+        self.resume()
     }
 
     fn process_piece(&mut self, piece: &[u8]) -> Result<(), RtmpError> {
@@ -270,14 +271,7 @@ impl RtmpSession {
         } else {
             self.reader.push(piece);
         }
-        while let Some(message) = self.reader.next_message()? {
-            self.dispatch(message)?;
-        }
-        if self.reader.buffered() > self.config.max_buffered_bytes {
-            return Err(RtmpError::BufferFull {
-                limit: self.config.max_buffered_bytes,
-            });
-        }
+        self.pump()?;
         if let Some(window) = self.peer_window
             && self.bytes_received - self.acknowledged >= u64::from(window)
         {
@@ -286,6 +280,34 @@ impl RtmpSession {
             self.acknowledged = self.bytes_received;
         }
         Ok(())
+    }
+
+    /// Parses and handles buffered messages. While a publish awaits the server's decision,
+    /// input stays buffered unparsed (media a client sends straight after `publish` is kept,
+    /// and how reads split the input cannot change the outcome); the decision resumes it.
+    fn pump(&mut self) -> Result<(), RtmpError> {
+        while !matches!(self.publish, Publish::Pending { .. }) {
+            let Some(message) = self.reader.next_message()? else {
+                break;
+            };
+            self.dispatch(message)?;
+        }
+        if self.reader.buffered() > self.config.max_buffered_bytes {
+            return Err(RtmpError::BufferFull {
+                limit: self.config.max_buffered_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Resumes parsing after a publish decision.
+    fn resume(&mut self) -> Result<(), RtmpError> {
+        let result = self.pump();
+        if result.is_err() {
+            self.failed = true;
+        }
+        self.flush();
+        result
     }
 
     /// Moves encoded bytes into the output queue.
