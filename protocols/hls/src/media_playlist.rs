@@ -122,8 +122,21 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
     }
 
     // HLS §6.2.2: "EXT-X-PART tags SHOULD be removed from the Playlist after they are greater
-    // than three Target Durations from the end of the Playlist."
+    // than three Target Durations from the end of the Playlist", and §6.2.1 allows removing
+    // "EXT-X-PART tags no longer at the live edge". Parts are kept per segment: the open
+    // segment's always (they are all there is of it), and a complete segment's when it starts
+    // within three Target Durations of the end and is among the last three segments, counting
+    // the segment a preload hint opens (hls-parser's reading of the rule). Both conditions only
+    // ever turn false as the playlist grows, so parts leave in order and never come back.
     let part_window_ticks = 3 * td * ts;
+    let hint_opens_segment = !ctx.ended && listed.last().is_some_and(|s| s.complete);
+    let part_slots = if hint_opens_segment { 2 } else { 3 };
+    let lists_parts = |i: usize, seg: &Segment| {
+        !seg.complete
+            || (listed.len() - i <= part_slots
+                && after[i].saturating_add(seg.duration()) <= part_window_ticks)
+    };
+
     for (i, seg) in listed.iter().enumerate().skip(skipped) {
         // Tags that apply to a parent segment "MUST appear before the first EXT-X-PART tag of
         // that Parent Segment" (HLS §4.4.4.9).
@@ -146,7 +159,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
             "#EXT-X-PROGRAM-DATE-TIME:{}\n",
             format_program_date_time(seg.program_date_time_ms)
         ));
-        if after[i] <= part_window_ticks {
+        if lists_parts(i, seg) {
             for (p, part) in seg.parts.iter().enumerate() {
                 out.push_str(&format!(
                     "#EXT-X-PART:DURATION={},URI={}{}\n",

@@ -28,8 +28,8 @@ fn live_video_ring() -> sluice_media::ring::TrackRing {
         &[
             Seg::new(20, &[P, P, P, P]),
             Seg::new(21, &[P, P, P, P]),
-            Seg::new(22, &[P, P, P, P]).keyframes(&[2]),
-            Seg::new(23, &[P, P, P, 27_000]),
+            Seg::new(22, &[P, P, P, P]),
+            Seg::new(23, &[P, P, P, 27_000]).keyframes(&[2]),
             Seg::new(24, &[P, P, P, P]).discontinuity_with_new_init(),
             Seg::new(25, &[P, P]).open(),
         ],
@@ -37,7 +37,7 @@ fn live_video_ring() -> sluice_media::ring::TrackRing {
 }
 
 #[test]
-fn live_playlist_lists_window_parts_near_the_edge_and_hints_the_next_part() {
+fn live_playlist_lists_parts_of_segments_starting_within_three_target_durations() {
     let text = render_media_playlist(&live_video_ring(), &video_ctx(5), false);
     let expected = "\
 #EXTM3U
@@ -52,16 +52,12 @@ fn live_playlist_lists_window_parts_near_the_edge_and_hints_the_next_part() {
 #EXTINF:2.00000,
 video/21.m4s
 #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:24.000Z
-#EXT-X-PART:DURATION=0.50000,URI=\"video/22.0.m4s\",INDEPENDENT=YES
-#EXT-X-PART:DURATION=0.50000,URI=\"video/22.1.m4s\"
-#EXT-X-PART:DURATION=0.50000,URI=\"video/22.2.m4s\",INDEPENDENT=YES
-#EXT-X-PART:DURATION=0.50000,URI=\"video/22.3.m4s\"
 #EXTINF:2.00000,
 video/22.m4s
 #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:26.000Z
 #EXT-X-PART:DURATION=0.50000,URI=\"video/23.0.m4s\",INDEPENDENT=YES
 #EXT-X-PART:DURATION=0.50000,URI=\"video/23.1.m4s\"
-#EXT-X-PART:DURATION=0.50000,URI=\"video/23.2.m4s\"
+#EXT-X-PART:DURATION=0.50000,URI=\"video/23.2.m4s\",INDEPENDENT=YES
 #EXT-X-PART:DURATION=0.30000,URI=\"video/23.3.m4s\"
 #EXTINF:1.80000,
 video/23.m4s
@@ -220,10 +216,6 @@ video/104.m4s
 #EXTINF:2.00000,
 video/105.m4s
 #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:32.000Z
-#EXT-X-PART:DURATION=0.50000,URI=\"video/106.0.m4s\",INDEPENDENT=YES
-#EXT-X-PART:DURATION=0.50000,URI=\"video/106.1.m4s\"
-#EXT-X-PART:DURATION=0.50000,URI=\"video/106.2.m4s\"
-#EXT-X-PART:DURATION=0.50000,URI=\"video/106.3.m4s\"
 #EXTINF:2.00000,
 video/106.m4s
 #EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:34.000Z
@@ -313,4 +305,46 @@ audio/7.m4s
 #EXT-X-RENDITION-REPORT:URI=\"video.m3u8\",LAST-MSN=8,LAST-PART=0
 ";
     assert_eq!(render_media_playlist(&r, &ctx, false), expected);
+}
+
+#[test]
+fn parts_stay_on_the_last_three_segments_counting_the_hinted_one() {
+    let mut r = ring(
+        90_000,
+        0,
+        &(0..5)
+            .map(|m| Seg::new(m, &[P, P, P, P]))
+            .collect::<Vec<_>>(),
+    );
+    let ctx = video_ctx(5);
+    let with_parts = |text: &str| -> Vec<u64> {
+        (0..6)
+            .filter(|m| text.contains(&format!("URI=\"video/{m}.0.m4s\",INDEPENDENT")))
+            .collect()
+    };
+    // Last segment complete: the hint opens segment 5, so parts are listed for 3 and 4 only.
+    let text = render_media_playlist(&r, &ctx, false);
+    assert_eq!(with_parts(&text), [3, 4]);
+    assert!(text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"video/5.0.m4s\"\n"));
+    // Part 0 of 5 published: 3, 4 and the open 5.
+    r.begin_segment(5, 5 * 4 * P as i64, common::BASE_MS + 10_000, false)
+        .unwrap();
+    r.push_part(sluice_media::ring::Part {
+        start_dts: 5 * 4 * P as i64,
+        duration: P,
+        independent: true,
+        data: bytes::Bytes::from_static(b"moof+mdat"),
+    })
+    .unwrap();
+    assert_eq!(
+        with_parts(&render_media_playlist(&r, &ctx, false)),
+        [3, 4, 5]
+    );
+    // Ended (no hint): the last three complete segments.
+    r.complete_segment();
+    let ended = MediaPlaylistContext { ended: true, ..ctx };
+    assert_eq!(
+        with_parts(&render_media_playlist(&r, &ended, false)),
+        [3, 4, 5]
+    );
 }

@@ -136,6 +136,15 @@ fn block_msn(block: &[String]) -> u64 {
     uri.split(['.', '"']).next().unwrap().parse().unwrap()
 }
 
+/// With `SLUICE_HLS_DUMP=<dir>` set, writes the playlists of the simulation there, for external
+/// validators (hls-parser, media-doctor).
+fn dump(text: &str, kind: &str, at: Option<Position>) {
+    if let (Ok(dir), Some(p)) = (std::env::var("SLUICE_HLS_DUMP"), at) {
+        let path = std::path::Path::new(&dir).join(format!("{kind}-{}-{}.m3u8", p.msn, p.part));
+        std::fs::write(path, text).expect("dump directory is writable");
+    }
+}
+
 struct Live {
     ring: TrackRing,
     msn: u64,
@@ -211,10 +220,17 @@ fn live_reloads_only_append_and_trim_the_head() {
     let mut segment_uri_msn: HashMap<String, u64> = HashMap::new();
     let mut dsn_of: HashMap<u64, u64> = HashMap::new();
     let mut hinted: Option<String> = None;
+    let mut parts_gone = std::collections::HashSet::new();
 
     for _ in 0..400 {
         live.step();
         let text = render_media_playlist(&live.ring, &ctx, false);
+        dump(&text, "full", live.ring.last_position());
+        dump(
+            &render_media_playlist(&live.ring, &ctx, true),
+            "delta",
+            live.ring.last_position(),
+        );
         let cur = parse(&text);
 
         // Header attributes never change (HLS §6.2.1, LLHLS-PI-02), except the sequence tags.
@@ -266,6 +282,18 @@ fn live_reloads_only_append_and_trim_the_head() {
             with_parts.windows(2).all(|w| !w[0] || w[1]),
             "{with_parts:?}"
         );
+        // Once a complete segment is listed without parts, its parts never come back.
+        for (block, &has_parts) in cur.blocks.iter().zip(&with_parts) {
+            let complete = !block.last().unwrap().starts_with('#');
+            let msn = block_msn(block);
+            if complete && !has_parts {
+                parts_gone.insert(msn);
+            }
+            assert!(
+                !(has_parts && parts_gone.contains(&msn)),
+                "parts of {msn} came back"
+            );
+        }
 
         // The hinted part is the part published next (LLHLS-PH-05).
         if let Some(h) = hinted.take() {
