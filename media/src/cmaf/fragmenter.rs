@@ -144,7 +144,7 @@ impl Fragmenter {
         // Close the current part before adding s if (s.dts + est_duration − part_start) >
         // part_target + part_target/100, or if s starts a new segment.
         let part_end = au.dts.saturating_add_unsigned(duration);
-        let limit = self.cfg.part_target + self.cfg.part_target / 100;
+        let limit = self.cfg.part_target.saturating_add(self.cfg.part_target / 100);
         let closes = new_segment || part_end.abs_diff(self.part_start) > limit;
         if closes {
             self.close_part(self.samples.len());
@@ -233,7 +233,7 @@ impl Fragmenter {
     fn starts_segment(&mut self, au: &AccessUnit, est: u64) -> bool {
         let elapsed = au.dts.abs_diff(self.segment_start);
         // "dts − segment_start ≥ segment_target − half a frame"
-        let reached_target = elapsed + est / 2 >= self.cfg.segment_target;
+        let reached_target = elapsed.saturating_add(est / 2) >= self.cfg.segment_target;
         let by_policy = match self.policy {
             SegmentPolicy::Keyframes => au.keyframe && reached_target,
             SegmentPolicy::Duration => reached_target,
@@ -246,7 +246,7 @@ impl Fragmenter {
                 cut
             }
         };
-        let over_max = self.segment_max.is_some_and(|max| elapsed + est > max);
+        let over_max = self.segment_max.is_some_and(|max| elapsed.saturating_add(est) > max);
         by_policy || over_max
     }
 
@@ -328,7 +328,7 @@ impl Fragmenter {
         });
         Part {
             start_dts,
-            duration: durations.iter().sum(),
+            duration: durations.iter().fold(0u64, |a, &d| a.saturating_add(d)),
             independent: samples.first().is_some_and(|s| s.keyframe),
             data: buf.freeze(),
         }
