@@ -70,7 +70,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
     // Segment in the Playlist than the Skip Boundary (Section 4.4.3.8), as well as their
     // associated tags, are replaced by an EXT-X-SKIP tag". `after` only decreases, so the
     // skipped segments are a prefix.
-    let skip_boundary_ticks = 6 * td * ts;
+    let skip_boundary_ticks = (6 * td).saturating_mul(ts);
     let skipped = if delta && !ctx.ended {
         after
             .iter()
@@ -87,7 +87,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
         .unwrap_or(0);
     let pt_units = secs_to_units(ctx.part_target).max(1);
 
-    let mut out = String::with_capacity(256 + listed.len() * 160);
+    let mut out = String::with_capacity(256 + listed.len().saturating_mul(160));
     out.push_str("#EXTM3U\n");
     // HLS §8: EXT-X-MAP outside I-frame playlists needs version 6, EXT-X-SKIP version 9; and
     // §6.2.1 "The value of the EXT-X-VERSION tag SHOULD NOT be greater than what is required".
@@ -103,8 +103,8 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
     // values, so the comparison holds on the text a client reads.
     out.push_str(&format!(
         "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={},PART-HOLD-BACK={}\n",
-        units_trimmed(6 * td * 100_000),
-        units_trimmed(3 * pt_units)
+        units_trimmed((6 * td).saturating_mul(100_000)),
+        units_trimmed(pt_units.saturating_mul(3))
     ));
     out.push_str(&format!(
         "#EXT-X-PART-INF:PART-TARGET={}\n",
@@ -128,7 +128,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
     // within three Target Durations of the end and is among the last three segments, counting
     // the segment a preload hint opens (hls-parser's reading of the rule). Both conditions only
     // ever turn false as the playlist grows, so parts leave in order and never come back.
-    let part_window_ticks = 3 * td * ts;
+    let part_window_ticks = (3 * td).saturating_mul(ts);
     let hint_opens_segment = !ctx.ended && listed.last().is_some_and(|s| s.complete);
     let part_slots = if hint_opens_segment { 2 } else { 3 };
     let lists_parts = |i: usize, seg: &Segment| {

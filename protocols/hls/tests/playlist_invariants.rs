@@ -392,3 +392,41 @@ fn delta_update_is_the_full_playlist_with_its_oldest_segments_replaced_by_skip()
     }
     assert!(saw_skip > 100);
 }
+
+#[test]
+fn extreme_settings_render_without_panicking() {
+    let r = common::ring(
+        u32::MAX,
+        0,
+        &[common::Seg::new(u64::MAX - 1, &[u64::MAX / 4]).open()],
+    );
+    for (td, pt) in [
+        (u32::MAX, f64::MAX),
+        (0, 0.0),
+        (1, f64::NAN),
+        (u32::MAX, -1.0),
+    ] {
+        let ctx = MediaPlaylistContext {
+            rendition: "video".into(),
+            target_duration: td,
+            part_target: pt,
+            window: usize::MAX,
+            rendition_reports: vec![(
+                "a\"b.m3u8".into(),
+                Position {
+                    msn: u64::MAX,
+                    part: u32::MAX,
+                },
+            )],
+            ended: false,
+        };
+        for delta in [false, true] {
+            let text = render_media_playlist(&r, &ctx, delta);
+            assert!(text.starts_with("#EXTM3U\n"));
+            assert!(
+                text.contains("URI=\"ab.m3u8\""),
+                "quotes are stripped from quoted-strings"
+            );
+        }
+    }
+}
