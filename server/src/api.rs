@@ -32,7 +32,9 @@ pub fn channels(hub: &Hub) -> Resp {
         let snap = ch.snapshot();
         let video = snap.video.as_ref().and_then(|v| match &v.info.codec {
             CodecConfig::H264(c) => {
-                let fps = c.frame_rate.map_or("null".to_owned(), |(n, d)| format!("{:.3}", n as f64 / d.max(1) as f64));
+                let fps = c.frame_rate.map_or("null".to_owned(), |(n, d)| {
+                    format!("{:.3}", n as f64 / d.max(1) as f64)
+                });
                 Some(format!(
                     "{{\"codec\":{},\"width\":{},\"height\":{},\"frame_rate\":{fps}}}",
                     json_str(&v.info.codec_string()),

@@ -17,7 +17,11 @@ pub fn page() -> Resp {
 pub fn hls_js(state: &AppState) -> Resp {
     match state.hls_js.as_ref() {
         Some(bytes) => {
-            let mut r = with_body(StatusCode::OK, "text/javascript; charset=utf-8", bytes.clone());
+            let mut r = with_body(
+                StatusCode::OK,
+                "text/javascript; charset=utf-8",
+                bytes.clone(),
+            );
             cache(&mut r, "public, max-age=3600");
             r
         }

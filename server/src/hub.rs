@@ -18,7 +18,9 @@ use crate::pipeline::{Pipeline, PipelineConfig};
 /// Names of groups and channels: what may appear in URLs and stream keys.
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !name.starts_with('.')
 }
 
@@ -34,7 +36,10 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(plain: Bytes) -> Self {
-        Self { plain, gzip: OnceLock::new() }
+        Self {
+            plain,
+            gzip: OnceLock::new(),
+        }
     }
 
     /// The gzip-encoded body, compressed once per snapshot however many viewers ask.
@@ -159,7 +164,12 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(pipeline: PipelineConfig, playlist_segments: usize, max_channels: usize, max_held_requests: usize) -> Self {
+    pub fn new(
+        pipeline: PipelineConfig,
+        playlist_segments: usize,
+        max_channels: usize,
+        max_held_requests: usize,
+    ) -> Self {
         Self {
             channels: RwLock::new(HashMap::new()),
             pipeline,
@@ -177,14 +187,21 @@ impl Hub {
     }
 
     pub fn channels(&self) -> Vec<Arc<Channel>> {
-        let mut v: Vec<_> =
-            self.channels.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let mut v: Vec<_> = self
+            .channels
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
 
     /// Claims the channel for one publisher, creating it if its group allows.
-    pub fn begin_publish(self: &Arc<Self>, group: &str, name: &str) -> Result<PublishGuard, PublishError> {
+    pub fn begin_publish(
+        self: &Arc<Self>,
+        group: &str,
+        name: &str,
+    ) -> Result<PublishGuard, PublishError> {
         for n in [group, name] {
             if !valid_name(n) {
                 return Err(PublishError::BadName(n.to_owned()));
@@ -192,7 +209,10 @@ impl Hub {
         }
         let id = format!("{group}/{name}");
         let channel = {
-            let mut map = self.channels.write().map_err(|_| PublishError::TooManyChannels(0))?;
+            let mut map = self
+                .channels
+                .write()
+                .map_err(|_| PublishError::TooManyChannels(0))?;
             match map.get(&id) {
                 Some(c) => c.clone(),
                 None => {
@@ -222,7 +242,10 @@ impl Hub {
         if let Ok(mut p) = channel.pipeline.lock() {
             p.begin_session();
         }
-        Ok(PublishGuard { hub: self.clone(), channel })
+        Ok(PublishGuard {
+            hub: self.clone(),
+            channel,
+        })
     }
 
     /// Counts a held (blocking) request; `None` when the server-wide limit is reached.

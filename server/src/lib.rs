@@ -42,7 +42,12 @@ pub fn hub_from_config(config: &Config) -> Arc<Hub> {
         // (HLS §6.2.2: segment duration + the longest playlist duration).
         ring_segments: playlist_segments * 2 + 2,
     };
-    Arc::new(Hub::new(pipeline, playlist_segments, config.limits.max_channels, config.limits.max_held_requests))
+    Arc::new(Hub::new(
+        pipeline,
+        playlist_segments,
+        config.limits.max_channels,
+        config.limits.max_held_requests,
+    ))
 }
 
 /// Finds the npm-installed hls.js: `--web DIR`, else `./web`, else next to the source tree.
@@ -53,6 +58,13 @@ pub fn load_hls_js(config: &Config) -> Option<Bytes> {
         candidates.push(w.join(rel));
     }
     candidates.push(std::path::PathBuf::from("web").join(rel));
-    candidates.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web").join(rel));
-    candidates.into_iter().find_map(|p| std::fs::read(p).ok()).map(Bytes::from)
+    candidates.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../web")
+            .join(rel),
+    );
+    candidates
+        .into_iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .map(Bytes::from)
 }

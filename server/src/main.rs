@@ -9,7 +9,8 @@ use sluice_server::server::AppState;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -26,9 +27,14 @@ fn main() -> ExitCode {
     let hub = sluice_server::hub_from_config(&config);
     let hls_js = sluice_server::load_hls_js(&config);
     if hls_js.is_none() {
-        tracing::warn!("hls.js not found: the dashboard cannot play until `npm ci --prefix web` is run");
+        tracing::warn!(
+            "hls.js not found: the dashboard cannot play until `npm ci --prefix web` is run"
+        );
     }
-    let state = Arc::new(AppState { hub: hub.clone(), hls_js });
+    let state = Arc::new(AppState {
+        hub: hub.clone(),
+        hls_js,
+    });
     match sluice_server::runtime::run(&config, hub, state, command == Command::Demo) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -68,6 +68,9 @@ pub struct Pipeline {
     /// Fixed once the first segment completes, then never changes for this channel
     /// (RFC 8216bis §6.2.1: "The EXT-X-TARGETDURATION tag MUST NOT change").
     target_duration: Option<u32>,
+    /// The video track has started a segment in this session. Until then audio is held back,
+    /// so that audio segment N and video segment N start together (same MSN, same time).
+    video_started: bool,
     /// Frames dropped because they arrived for a track with no description.
     pub dropped_frames: u64,
 }
@@ -80,6 +83,7 @@ impl Pipeline {
             audio: None,
             session: None,
             target_duration: None,
+            video_started: false,
             dropped_frames: 0,
         }
     }
@@ -95,6 +99,7 @@ impl Pipeline {
     /// A publisher started: the next segment of every track is a discontinuity.
     pub fn begin_session(&mut self) {
         self.session = Some(Session::default());
+        self.video_started = false;
         for t in self.tracks_mut() {
             t.discontinuity_next = t.ring.last_msn().is_some();
         }
@@ -113,6 +118,7 @@ impl Pipeline {
             }
         }
         self.session = None;
+        self.video_started = false;
         changes.parts = true;
         changes
     }
@@ -125,7 +131,10 @@ impl Pipeline {
     }
 
     fn set_track(&mut self, info: TrackInfo) -> Changes {
-        let mut changes = Changes { tracks: true, ..Changes::default() };
+        let mut changes = Changes {
+            tracks: true,
+            ..Changes::default()
+        };
         let kind = info.kind;
         // A new description mid-stream: finish the old fragments first.
         if let Some(mut old) = self.track_mut(kind).and_then(|t| t.fragmenter.take()) {
@@ -182,6 +191,10 @@ impl Pipeline {
             sluice_media::track::VIDEO_TRACK => MediaKind::Video,
             _ => MediaKind::Audio,
         };
+        if kind == MediaKind::Audio && self.video.is_some() && !self.video_started {
+            // Audio before the first video keyframe of the session has nothing to play with.
+            return changes;
+        }
         let timeline_end_90k = self.timeline_end_90k();
         let Some(track) = self.track_mut(kind) else {
             self.dropped_frames += 1;
@@ -194,18 +207,24 @@ impl Pipeline {
         }
         let session = self.session.get_or_insert_with(Session::default);
         // The first frame of a session fixes the offset that continues the channel timeline.
-        let offset_90k = *session.offset_90k.get_or_insert_with(|| match timeline_end_90k {
-            Some(end) => end - rescale(au.dts, timescale, VIDEO_TIMESCALE),
-            None => 0,
-        });
+        let offset_90k = *session
+            .offset_90k
+            .get_or_insert_with(|| match timeline_end_90k {
+                Some(end) => end - rescale(au.dts, timescale, VIDEO_TIMESCALE),
+                None => 0,
+            });
         let offset = rescale(offset_90k, VIDEO_TIMESCALE, timescale);
         au.dts += offset;
         au.pts += offset;
         let media_ms = rescale(au.dts, timescale, 1000);
         session.wall_minus_media_ms.get_or_insert(now_ms - media_ms);
 
-        let Some(track) = self.track_mut(kind) else { return changes };
-        let Some(mut frag) = track.fragmenter.take() else { return changes };
+        let Some(track) = self.track_mut(kind) else {
+            return changes;
+        };
+        let Some(mut frag) = track.fragmenter.take() else {
+            return changes;
+        };
         frag.push(au);
         self.drain(kind, &mut frag, &mut changes);
         if let Some(t) = self.track_mut(kind) {
@@ -222,7 +241,9 @@ impl Pipeline {
                     self.begin_segment(kind, start_dts, changes);
                 }
                 FragmentOutput::Part(part) => {
-                    let Some(t) = self.track_mut(kind) else { continue };
+                    let Some(t) = self.track_mut(kind) else {
+                        continue;
+                    };
                     t.end_dts = Some(part.start_dts + part.duration as i64);
                     if t.ring.push_part(part).is_ok() {
                         changes.parts = true;
@@ -234,19 +255,35 @@ impl Pipeline {
 
     fn begin_segment(&mut self, kind: MediaKind, start_dts: i64, changes: &mut Changes) {
         let segment_target_ms = self.cfg.segment_target_ms;
-        let wall_minus_media_ms = self.session.and_then(|s| s.wall_minus_media_ms).unwrap_or(0);
-        let Some(t) = self.track_mut(kind) else { return };
+        let wall_minus_media_ms = self
+            .session
+            .and_then(|s| s.wall_minus_media_ms)
+            .unwrap_or(0);
+        // Audio beside video takes the number of the video segment it starts with.
+        let video_msn = match kind {
+            MediaKind::Audio => self.video.as_ref().and_then(|v| v.next_msn).map(|n| n - 1),
+            MediaKind::Video => {
+                self.video_started = true;
+                None
+            }
+        };
+        let Some(t) = self.track_mut(kind) else {
+            return;
+        };
         let timescale = t.info.timescale;
         // The segment that just ended fixes the target duration if nothing has yet.
         let finished = t.ring.open_segment().map(|s| s.duration());
         // Deterministic naming: the first number derives from media time, then +1.
-        let msn = t.next_msn.unwrap_or_else(|| {
+        let msn = t.next_msn.or(video_msn).unwrap_or_else(|| {
             let ms = rescale(start_dts, timescale, 1000).max(0) as u64;
             ms / segment_target_ms
         });
         let pdt = rescale(start_dts, timescale, 1000) + wall_minus_media_ms;
         let discontinuity = std::mem::take(&mut t.discontinuity_next);
-        if t.ring.begin_segment(msn, start_dts, pdt, discontinuity).is_err() {
+        if t.ring
+            .begin_segment(msn, start_dts, pdt, discontinuity)
+            .is_err()
+        {
             tracing::error!(msn, "pipeline bug: segment numbering not contiguous");
             return;
         }
@@ -287,7 +324,10 @@ impl Pipeline {
         [self.video.as_ref(), self.audio.as_ref()]
             .into_iter()
             .flatten()
-            .filter_map(|t| t.end_dts.map(|e| rescale(e, t.info.timescale, VIDEO_TIMESCALE)))
+            .filter_map(|t| {
+                t.end_dts
+                    .map(|e| rescale(e, t.info.timescale, VIDEO_TIMESCALE))
+            })
             .max()
     }
 
@@ -299,7 +339,9 @@ impl Pipeline {
     }
 
     fn tracks_mut(&mut self) -> impl Iterator<Item = &mut TrackPipe> {
-        [self.video.as_mut(), self.audio.as_mut()].into_iter().flatten()
+        [self.video.as_mut(), self.audio.as_mut()]
+            .into_iter()
+            .flatten()
     }
 
     /// The init segment currently in force for a track (for tests and diagnostics).

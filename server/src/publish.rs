@@ -11,25 +11,36 @@ use crate::pipeline::{IngestEvent, Pipeline};
 impl PublishGuard {
     /// Feeds one ingest event at wall-clock `now_ms` (Unix ms).
     pub fn push(&self, event: IngestEvent, now_ms: i64) {
-        let Ok(mut pipeline) = self.channel.pipeline.lock() else { return };
+        let Ok(mut pipeline) = self.channel.pipeline.lock() else {
+            return;
+        };
         let dropped_before = pipeline.dropped_frames;
         let changes = pipeline.handle(event, now_ms);
         let dropped = pipeline.dropped_frames - dropped_before;
         if dropped > 0 {
-            self.hub.counters.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
+            self.hub
+                .counters
+                .frames_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
         }
         if changes.parts || changes.tracks {
             if changes.parts {
-                self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
+                self.hub
+                    .counters
+                    .parts_published
+                    .fetch_add(1, Ordering::Relaxed);
             }
-            self.channel.publish(render(&self.hub, &self.channel, &pipeline, true));
+            self.channel
+                .publish(render(&self.hub, &self.channel, &pipeline, true));
         }
     }
 }
 
 /// The publisher left: flush pending media and publish the final state of this session.
 pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
-    let Ok(mut pipeline) = channel.pipeline.lock() else { return };
+    let Ok(mut pipeline) = channel.pipeline.lock() else {
+        return;
+    };
     pipeline.end_session();
     channel.publish(render(hub, channel, &pipeline, false));
 }
@@ -41,8 +52,16 @@ pub fn describe(p: &Pipeline) -> String {
     if let Some(v) = &p.video
         && let sluice_media::CodecConfig::H264(c) = &v.info.codec
     {
-        let fps = c.frame_rate.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
-        parts.push(format!("H.264 {}x{}{fps} ({})", c.width, c.height, v.info.codec_string()));
+        let fps = c
+            .frame_rate
+            .map(|(n, d)| format!(" {} fps", fps_text(n, d)))
+            .unwrap_or_default();
+        parts.push(format!(
+            "H.264 {}x{}{fps} ({})",
+            c.width,
+            c.height,
+            v.info.codec_string()
+        ));
     }
     if let Some(a) = &p.audio
         && let sluice_media::CodecConfig::Aac(c) = &a.info.codec
@@ -54,12 +73,20 @@ pub fn describe(p: &Pipeline) -> String {
         };
         parts.push(format!("AAC {} kHz {ch}", c.sample_rate as f64 / 1000.0));
     }
-    if parts.is_empty() { "no tracks yet".to_owned() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "no tracks yet".to_owned()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn fps_text(num: u32, den: u32) -> String {
     let fps = num as f64 / den.max(1) as f64;
-    if (fps - fps.round()).abs() < 0.01 { format!("{}", fps.round()) } else { format!("{fps:.2}") }
+    if (fps - fps.round()).abs() < 0.01 {
+        format!("{}", fps.round())
+    } else {
+        format!("{fps:.2}")
+    }
 }
 
 /// Renders every document of the channel for the pipeline's current state.
@@ -126,7 +153,13 @@ fn view(
         ),
         None => (Rendered::default(), Rendered::default()),
     };
-    TrackView { name, info: t.info.clone(), ring: t.ring.clone(), playlist, delta }
+    TrackView {
+        name,
+        info: t.info.clone(),
+        ring: t.ring.clone(),
+        playlist,
+        delta,
+    }
 }
 
 /// Peak and average bit rate over the complete segments of all tracks, bits/s.
@@ -157,12 +190,20 @@ fn bandwidth(p: &Pipeline) -> (u64, u64) {
 fn render_multivariant(p: &Pipeline) -> String {
     let (peak, avg) = bandwidth(p);
     sluice_hls::render_multivariant(&sluice_hls::MultivariantInput {
-        video: p.video.as_ref().map(|t| sluice_hls::Rendition { name: "video", track: &t.info }),
-        audio: p.audio.as_ref().map(|t| sluice_hls::Rendition { name: "audio", track: &t.info }),
+        video: p.video.as_ref().map(|t| sluice_hls::Rendition {
+            name: "video",
+            track: &t.info,
+        }),
+        audio: p.audio.as_ref().map(|t| sluice_hls::Rendition {
+            name: "audio",
+            track: &t.info,
+        }),
         bandwidth: peak,
         average_bandwidth: Some(avg),
         independent_segments: p.video.as_ref().is_none_or(|t| {
-            t.ring.segments().all(|s| s.parts.first().is_none_or(|part| part.independent))
+            t.ring
+                .segments()
+                .all(|s| s.parts.first().is_none_or(|part| part.independent))
         }),
     })
 }

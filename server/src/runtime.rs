@@ -13,7 +13,11 @@ use crate::server::AppState;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start worker runtime: {0}")]
     Runtime(std::io::Error),
     #[error("TLS: {0}")]
@@ -21,9 +25,13 @@ pub enum RuntimeError {
 }
 
 /// Binds a TCP listener with SO_REUSEPORT (so every worker can bind the same address).
-pub fn bind_tcp(addr: SocketAddr, what: &'static str) -> Result<std::net::TcpListener, RuntimeError> {
+pub fn bind_tcp(
+    addr: SocketAddr,
+    what: &'static str,
+) -> Result<std::net::TcpListener, RuntimeError> {
     let err = |source| RuntimeError::Bind { what, addr, source };
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(err)?;
     socket.set_reuse_address(true).map_err(err)?;
     socket.set_reuse_port(true).map_err(err)?;
     if addr.is_ipv6() {
@@ -47,10 +55,17 @@ impl Listeners {
     fn new(what: &'static str, addr: Option<SocketAddr>) -> Result<Option<Self>, RuntimeError> {
         let Some(addr) = addr else { return Ok(None) };
         let first = bind_tcp(addr, what)?;
-        let addr = first.local_addr().map_err(|source| RuntimeError::Bind { what, addr, source })?;
+        let addr =
+            first
+                .local_addr()
+                .map_err(|source| RuntimeError::Bind { what, addr, source })?;
         // Scripts and tests read these lines to learn the ports (stdout, one per listener).
         println!("listening {what} {addr}");
-        Ok(Some(Self { what, addr, first: Some(first) }))
+        Ok(Some(Self {
+            what,
+            addr,
+            first: Some(first),
+        }))
     }
 
     fn take(&mut self) -> Result<std::net::TcpListener, RuntimeError> {
@@ -62,7 +77,12 @@ impl Listeners {
 }
 
 /// Starts the workers and blocks until they all end (they run until the process exits).
-pub fn run(config: &Config, hub: Arc<Hub>, state: Arc<AppState>, demo: bool) -> Result<(), RuntimeError> {
+pub fn run(
+    config: &Config,
+    hub: Arc<Hub>,
+    state: Arc<AppState>,
+    demo: bool,
+) -> Result<(), RuntimeError> {
     let workers = config.worker_count();
     let mut http = Listeners::new("http", config.http)?;
     let mut https = Listeners::new("https", config.https)?;
@@ -79,7 +99,10 @@ pub fn run(config: &Config, hub: Arc<Hub>, state: Arc<AppState>, demo: bool) -> 
         let http_l = http.as_mut().map(Listeners::take).transpose()?;
         let https_l = https.as_mut().map(Listeners::take).transpose()?;
         let rtmp_l = rtmp.as_mut().map(Listeners::take).transpose()?;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(RuntimeError::Runtime)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(RuntimeError::Runtime)?;
         let hub = hub.clone();
         let state = state.clone();
         let tls = tls.clone();
@@ -89,13 +112,18 @@ pub fn run(config: &Config, hub: Arc<Hub>, state: Arc<AppState>, demo: bool) -> 
             .spawn(move || {
                 rt.block_on(async move {
                     let mut tasks = tokio::task::JoinSet::new();
-                    if let Some(l) = http_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
+                    if let Some(l) = http_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok())
+                    {
                         tasks.spawn(crate::server::serve_http(l, state.clone()));
                     }
-                    if let (Some(l), Some(tls)) = (https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()), tls) {
+                    if let (Some(l), Some(tls)) = (
+                        https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()),
+                        tls,
+                    ) {
                         tasks.spawn(crate::server::serve_https(l, state.clone(), tls));
                     }
-                    if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()) {
+                    if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok())
+                    {
                         tasks.spawn(crate::ingest::rtmp::serve(l, hub.clone(), max_rtmp));
                     }
                     if demo && worker == 0 {

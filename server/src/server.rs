@@ -22,8 +22,13 @@ pub struct AppState {
 /// Bounded per-connection work: header size and concurrent HTTP/2 streams.
 fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1().max_buf_size(64 * 1024).timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
-    b.http2().max_concurrent_streams(256).timer(hyper_util::rt::TokioTimer::new());
+    b.http1()
+        .max_buf_size(64 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    b.http2()
+        .max_concurrent_streams(256)
+        .timer(hyper_util::rt::TokioTimer::new());
     b
 }
 
@@ -42,14 +47,20 @@ pub async fn serve_http(listener: TcpListener, state: Arc<AppState>) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await)
+                }
             });
             let _ = builder().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
 
-pub async fn serve_https(listener: TcpListener, state: Arc<AppState>, tls: Arc<rustls::ServerConfig>) {
+pub async fn serve_https(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Arc<rustls::ServerConfig>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -64,7 +75,12 @@ pub async fn serve_https(listener: TcpListener, state: Arc<AppState>, tls: Arc<r
         let state = state.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+            let stream = match tokio::time::timeout(
+                Duration::from_secs(10),
+                acceptor.accept(stream),
+            )
+            .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -74,7 +90,9 @@ pub async fn serve_https(listener: TcpListener, state: Arc<AppState>, tls: Arc<r
             };
             let svc = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await)
+                }
             });
             let _ = builder().serve_connection(TokioIo::new(stream), svc).await;
         });

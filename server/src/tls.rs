@@ -13,9 +13,15 @@ use crate::config::Config;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Pem { path: PathBuf, message: String },
     #[error("cannot generate the development certificate: {0}")]
@@ -35,12 +41,22 @@ pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>, TlsEr
         _ => ensure_dev_certificate(&config.data)?,
     };
     let certs = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| TlsError::Pem { path: cert_path.clone(), message: e.to_string() })?
+        .map_err(|e| TlsError::Pem {
+            path: cert_path.clone(),
+            message: e.to_string(),
+        })?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TlsError::Pem { path: cert_path.clone(), message: e.to_string() })?;
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .map_err(|e| TlsError::Pem { path: key_path.clone(), message: e.to_string() })?;
-    let mut sc = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key)?;
+        .map_err(|e| TlsError::Pem {
+            path: cert_path.clone(),
+            message: e.to_string(),
+        })?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| TlsError::Pem {
+        path: key_path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut sc = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(sc))
 }
@@ -52,13 +68,32 @@ fn ensure_dev_certificate(data: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write { path: dir.clone(), source })?;
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let key_pair = rcgen::KeyPair::generate().map_err(|e| TlsError::Generate(e.to_string()))?;
-    let params = rcgen::CertificateParams::new(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    let generated = params.self_signed(&key_pair).map_err(|e| TlsError::Generate(e.to_string()))?;
-    std::fs::write(&cert, generated.pem()).map_err(|source| TlsError::Write { path: cert.clone(), source })?;
-    std::fs::write(&key, key_pair.serialize_pem()).map_err(|source| TlsError::Write { path: key.clone(), source })?;
-    tracing::info!("generated a self-signed development certificate in {}", dir.display());
+    let params =
+        rcgen::CertificateParams::new(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let generated = params
+        .self_signed(&key_pair)
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    std::fs::write(&cert, generated.pem()).map_err(|source| TlsError::Write {
+        path: cert.clone(),
+        source,
+    })?;
+    std::fs::write(&key, key_pair.serialize_pem()).map_err(|source| TlsError::Write {
+        path: key.clone(),
+        source,
+    })?;
+    tracing::info!(
+        "generated a self-signed development certificate in {}",
+        dir.display()
+    );
     Ok((cert, key))
 }

@@ -29,11 +29,18 @@ pub struct RequestInfo<'a> {
 pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>) -> Resp {
     let resource = match sluice_hls::parse_resource(req.tail) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::NOT_FOUND, format!("no such LL-HLS resource: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no such LL-HLS resource: {e}"),
+            );
+        }
     };
     match resource {
         Resource::Multivariant => multivariant(hub, &channel, req).await,
-        Resource::MediaPlaylist { rendition } => media_playlist(hub, &channel, rendition, req).await,
+        Resource::MediaPlaylist { rendition } => {
+            media_playlist(hub, &channel, rendition, req).await
+        }
         Resource::Init { rendition, version } => {
             let snap = channel.snapshot();
             match snap.track(rendition).and_then(|t| t.ring.init(version)) {
@@ -41,25 +48,45 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
                 None => error(StatusCode::NOT_FOUND, "no such init segment"),
             }
         }
-        Resource::Part { rendition, msn, part } => part_request(hub, &channel, rendition, msn, part).await,
-        Resource::Segment { rendition, msn } => segment_request(hub, &channel, rendition, msn).await,
+        Resource::Part {
+            rendition,
+            msn,
+            part,
+        } => part_request(hub, &channel, rendition, msn, part).await,
+        Resource::Segment { rendition, msn } => {
+            segment_request(hub, &channel, rendition, msn).await
+        }
     }
 }
 
 fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {
-    let media_kind = if rendition == "audio" { MediaKind::Audio } else { MediaKind::Video };
-    let mut r = with_body(StatusCode::OK, sluice_hls::media_content_type(media_kind), body);
+    let media_kind = if rendition == "audio" {
+        MediaKind::Audio
+    } else {
+        MediaKind::Video
+    };
+    let mut r = with_body(
+        StatusCode::OK,
+        sluice_hls::media_content_type(media_kind),
+        body,
+    );
     cache(&mut r, &sluice_hls::cache_control(kind, 1));
     r
 }
 
 fn playlist(doc: &Rendered, gzip: bool, kind: CacheKind, td: u32) -> Resp {
-    let body = if gzip { doc.gzip().clone() } else { doc.plain.clone() };
+    let body = if gzip {
+        doc.gzip().clone()
+    } else {
+        doc.plain.clone()
+    };
     let mut r = with_body(StatusCode::OK, sluice_hls::PLAYLIST_CONTENT_TYPE, body);
     if gzip {
-        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     cache(&mut r, &sluice_hls::cache_control(kind, td));
     r
 }
@@ -88,10 +115,21 @@ async fn multivariant(hub: &Arc<Hub>, channel: &Channel, req: RequestInfo<'_>) -
     let snap = if snap.ready() {
         snap
     } else {
-        let Some(_held) = hub.hold() else { return busy() };
-        match wait_for(channel, Instant::now() + STARTUP_WAIT, |s| s.ready().then(|| s.clone())).await {
+        let Some(_held) = hub.hold() else {
+            return busy();
+        };
+        match wait_for(channel, Instant::now() + STARTUP_WAIT, |s| {
+            s.ready().then(|| s.clone())
+        })
+        .await
+        {
             Some(s) => s,
-            None => return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id)),
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("{} is not live yet", channel.id),
+                );
+            }
         }
     };
     let (Some(doc), Some(td)) = (snap.multivariant.as_ref(), snap.target_duration) else {
@@ -100,12 +138,22 @@ async fn multivariant(hub: &Arc<Hub>, channel: &Channel, req: RequestInfo<'_>) -
     playlist(doc, req.accepts_gzip, CacheKind::Playlist, td)
 }
 
-async fn media_playlist(hub: &Arc<Hub>, channel: &Channel, rendition: &str, req: RequestInfo<'_>) -> Resp {
+async fn media_playlist(
+    hub: &Arc<Hub>,
+    channel: &Channel,
+    rendition: &str,
+    req: RequestInfo<'_>,
+) -> Resp {
     let directives = match Directives::parse(req.query) {
         Ok(d) => d,
         Err(e) => {
-            hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return error(StatusCode::BAD_REQUEST, format!("bad delivery directive: {e}"));
+            hub.counters
+                .http_bad_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad delivery directive: {e}"),
+            );
         }
     };
     let start = Instant::now();
@@ -114,26 +162,54 @@ async fn media_playlist(hub: &Arc<Hub>, channel: &Channel, rendition: &str, req:
     loop {
         let snap = rx.borrow_and_update().clone();
         let Some(td) = snap.target_duration else {
-            return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id));
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("{} is not live yet", channel.id),
+            );
         };
         let Some(track) = snap.track(rendition) else {
             return error(StatusCode::NOT_FOUND, format!("no rendition {rendition:?}"));
         };
         let held_ms = start.elapsed().as_millis() as u64;
-        match sluice_hls::decide(&directives, &track.ring, held_ms, td, snap.part_target_s, false) {
+        match sluice_hls::decide(
+            &directives,
+            &track.ring,
+            held_ms,
+            td,
+            snap.part_target_s,
+            false,
+        ) {
             Decision::Ready => {
-                let doc = if directives.wants_delta(false) { &track.delta } else { &track.playlist };
-                let kind = if directives.is_blocking() { CacheKind::BlockingPlaylist } else { CacheKind::Playlist };
+                let doc = if directives.wants_delta(false) {
+                    &track.delta
+                } else {
+                    &track.playlist
+                };
+                let kind = if directives.is_blocking() {
+                    CacheKind::BlockingPlaylist
+                } else {
+                    CacheKind::Playlist
+                };
                 return playlist(doc, req.accepts_gzip, kind, td);
             }
             Decision::BadRequest(reason) => {
-                hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hub.counters
+                    .http_bad_requests
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return error(StatusCode::BAD_REQUEST, reason);
             }
             Decision::Unavailable => {
-                hub.counters.held_timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "the requested part did not arrive in time (is the publisher still sending?)");
-                cache(&mut r, &sluice_hls::cache_control(CacheKind::BlockingPlaylistError, td));
+                hub.counters
+                    .held_timeouts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut r = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the requested part did not arrive in time (is the publisher still sending?)",
+                );
+                cache(
+                    &mut r,
+                    &sluice_hls::cache_control(CacheKind::BlockingPlaylistError, td),
+                );
                 return r;
             }
             Decision::Wait => {
@@ -158,7 +234,9 @@ async fn media_playlist(hub: &Arc<Hub>, channel: &Channel, rendition: &str, req:
 /// Whether (msn, part) is what the playlist's preload hint points at (or the first part of the
 /// next segment): requests for it are held until it exists (HLS §6.2.6).
 fn is_next_part(snap: &ChannelSnapshot, rendition: &str, msn: u64, part: u32) -> bool {
-    let Some(track) = snap.track(rendition) else { return false };
+    let Some(track) = snap.track(rendition) else {
+        return false;
+    };
     match track.ring.last_position() {
         Some(last) => {
             let open = track.ring.open_segment().is_some_and(|s| s.msn == last.msn);
@@ -168,16 +246,31 @@ fn is_next_part(snap: &ChannelSnapshot, rendition: &str, msn: u64, part: u32) ->
     }
 }
 
-async fn part_request(hub: &Arc<Hub>, channel: &Channel, rendition: &str, msn: u64, part: u32) -> Resp {
+async fn part_request(
+    hub: &Arc<Hub>,
+    channel: &Channel,
+    rendition: &str,
+    msn: u64,
+    part: u32,
+) -> Resp {
     let snap = channel.snapshot();
-    let found = |s: &Arc<ChannelSnapshot>| s.track(rendition).and_then(|t| t.ring.part(msn, part)).map(|p| p.data.clone());
+    let found = |s: &Arc<ChannelSnapshot>| {
+        s.track(rendition)
+            .and_then(|t| t.ring.part(msn, part))
+            .map(|p| p.data.clone())
+    };
     if let Some(data) = found(&snap) {
         return media(rendition, data.into(), CacheKind::Media);
     }
     if !is_next_part(&snap, rendition, msn, part) {
-        return error(StatusCode::NOT_FOUND, "no such part (not published and not the next one)");
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such part (not published and not the next one)",
+        );
     }
-    let Some(_held) = hub.hold() else { return busy() };
+    let Some(_held) = hub.hold() else {
+        return busy();
+    };
     let td = snap.target_duration.unwrap_or(2);
     let deadline = Instant::now() + Duration::from_millis(sluice_hls::block_limit_ms(td));
     // Give up early when the hint is abandoned (the segment ended before this part existed).
@@ -202,11 +295,16 @@ async fn segment_request(hub: &Arc<Hub>, channel: &Channel, rendition: &str, msn
     if let Some(body) = complete(&snap) {
         return media(rendition, body, CacheKind::Media);
     }
-    let in_progress = snap.track(rendition).and_then(|t| t.ring.open_segment()).is_some_and(|s| s.msn == msn);
+    let in_progress = snap
+        .track(rendition)
+        .and_then(|t| t.ring.open_segment())
+        .is_some_and(|s| s.msn == msn);
     if !in_progress {
         return error(StatusCode::NOT_FOUND, "no such segment");
     }
-    let Some(_held) = hub.hold() else { return busy() };
+    let Some(_held) = hub.hold() else {
+        return busy();
+    };
     let td = snap.target_duration.unwrap_or(2);
     let deadline = Instant::now() + Duration::from_millis(sluice_hls::block_limit_ms(td));
     match wait_for(channel, deadline, complete).await {
@@ -216,7 +314,11 @@ async fn segment_request(hub: &Arc<Hub>, channel: &Channel, rendition: &str, msn
 }
 
 fn busy() -> Resp {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "too many held requests; retry shortly");
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many held requests; retry shortly",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
 }

@@ -21,7 +21,10 @@ pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
     let mut resp = match *req.method() {
         Method::GET | Method::HEAD => get(&state, &req).await,
         Method::OPTIONS => preflight(),
-        _ => error(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and OPTIONS are served here"),
+        _ => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET, HEAD and OPTIONS are served here",
+        ),
     };
     if head {
         // Same headers, no body: keep Content-Length as the GET would send it.
@@ -39,9 +42,18 @@ pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
 fn preflight() -> Resp {
     let mut r = with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty());
     let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     cors(&mut r);
     r
 }
@@ -65,7 +77,9 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     if path.len() + query.len() > MAX_URI {
-        hub.counters.http_bad_requests.fetch_add(1, Ordering::Relaxed);
+        hub.counters
+            .http_bad_requests
+            .fetch_add(1, Ordering::Relaxed);
         return error(StatusCode::URI_TOO_LONG, "request target too long");
     }
     match path {
@@ -87,18 +101,33 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
     }
     // /{group}/{channel}/{endpoint}/{rest}
     let mut segs = path.trim_start_matches('/').splitn(4, '/');
-    let (Some(group), Some(name), Some(endpoint), Some(rest)) = (segs.next(), segs.next(), segs.next(), segs.next()) else {
-        return error(StatusCode::NOT_FOUND, "no such page; playback URLs look like /live/cam1/hls/index.m3u8");
+    let (Some(group), Some(name), Some(endpoint), Some(rest)) =
+        (segs.next(), segs.next(), segs.next(), segs.next())
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such page; playback URLs look like /live/cam1/hls/index.m3u8",
+        );
     };
     let Some(channel) = hub.channel(group, name) else {
-        return error(StatusCode::NOT_FOUND, format!("no channel {group}/{name} (nothing has published to it)"));
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no channel {group}/{name} (nothing has published to it)"),
+        );
     };
     match endpoint {
         "hls" => {
-            let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
+            let info = RequestInfo {
+                tail: rest,
+                query,
+                accepts_gzip: accepts_gzip(req),
+            };
             hls::handle(hub, channel, info).await
         }
-        _ => error(StatusCode::NOT_FOUND, format!("no endpoint {endpoint:?} on {group}/{name} (try hls)")),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            format!("no endpoint {endpoint:?} on {group}/{name} (try hls)"),
+        ),
     }
 }
 
@@ -107,7 +136,10 @@ mod tests {
     use super::*;
 
     fn req(ae: &str) -> Request<()> {
-        Request::builder().header(header::ACCEPT_ENCODING, ae).body(()).expect("valid request")
+        Request::builder()
+            .header(header::ACCEPT_ENCODING, ae)
+            .body(())
+            .expect("valid request")
     }
 
     #[test]

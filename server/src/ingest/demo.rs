@@ -28,12 +28,19 @@ fn load_clip() -> Result<(Vec<Tag>, u32), String> {
     for tag in reader {
         let tag = tag.map_err(|e| e.to_string())?;
         if matches!(tag.kind, TagKind::Audio | TagKind::Video) {
-            tags.push(Tag { kind: tag.kind, timestamp_ms: tag.timestamp_ms, body: tag.body });
+            tags.push(Tag {
+                kind: tag.kind,
+                timestamp_ms: tag.timestamp_ms,
+                body: tag.body,
+            });
         }
     }
     // Loop length: last video frame plus one frame interval, so timestamps stay continuous.
-    let video: Vec<u32> =
-        tags.iter().filter(|t| t.kind == TagKind::Video).map(|t| t.timestamp_ms).collect();
+    let video: Vec<u32> = tags
+        .iter()
+        .filter(|t| t.kind == TagKind::Video)
+        .map(|t| t.timestamp_ms)
+        .collect();
     let (first, last) = match (video.first(), video.last()) {
         (Some(f), Some(l)) if l > f => (*f, *l),
         _ => return Err("demo clip has no video".into()),
@@ -58,7 +65,10 @@ pub async fn run(hub: Arc<Hub>) {
             return;
         }
     };
-    tracing::info!("demo source publishing to live/demo (a {:.1} s clip, looped)", loop_ms as f64 / 1000.0);
+    tracing::info!(
+        "demo source publishing to live/demo (a {:.1} s clip, looped)",
+        loop_ms as f64 / 1000.0
+    );
     let mut ingest = FlvIngest::new();
     let start = Instant::now();
     let mut offset_ms: u64 = 0;

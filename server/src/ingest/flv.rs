@@ -24,10 +24,21 @@ impl Default for FlvIngest {
 
 impl FlvIngest {
     pub fn new() -> Self {
-        Self { demuxer: FlvDemuxer::new(), announced: false, refused: None }
+        Self {
+            demuxer: FlvDemuxer::new(),
+            announced: false,
+            refused: None,
+        }
     }
 
-    pub fn push(&mut self, publish: &PublishGuard, kind: TagKind, timestamp_ms: u32, body: bytes::Bytes, now_ms: i64) {
+    pub fn push(
+        &mut self,
+        publish: &PublishGuard,
+        kind: TagKind,
+        timestamp_ms: u32,
+        body: bytes::Bytes,
+        now_ms: i64,
+    ) {
         self.demuxer.push_tag(kind, timestamp_ms, body);
         while let Some(event) = self.demuxer.poll_event() {
             match event {
@@ -47,7 +58,11 @@ impl FlvIngest {
                     self.refused = Some(codec);
                 }
                 Event::Dropped { reason } => {
-                    publish.hub.counters.frames_dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    publish
+                        .hub
+                        .counters
+                        .frames_dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::debug!(channel = %publish.channel.id, "dropped a tag: {reason}");
                 }
             }
@@ -55,7 +70,9 @@ impl FlvIngest {
     }
 
     fn announce(&mut self, publish: &PublishGuard) {
-        let Ok(p) = publish.channel.pipeline.lock() else { return };
+        let Ok(p) = publish.channel.pipeline.lock() else {
+            return;
+        };
         // Wait until both tracks are known when the stream has both (sequence headers come first).
         if p.video.is_none() && p.audio.is_none() {
             return;

@@ -37,7 +37,9 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>, max_connections: usize)
             tracing::warn!(%peer, "rtmp connection refused: {max_connections} connections already open on this worker");
             continue;
         };
-        hub.counters.rtmp_connections.fetch_add(1, Ordering::Relaxed);
+        hub.counters
+            .rtmp_connections
+            .fetch_add(1, Ordering::Relaxed);
         let hub = hub.clone();
         tokio::spawn(async move {
             if let Err(e) = connection(stream, peer, hub).await {
@@ -60,13 +62,18 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
         };
-        hub.counters.ingest_bytes.fetch_add(n as u64, Ordering::Relaxed);
-        session.handle_input(&buf[..n]).map_err(|e| format!("protocol error: {e}"))?;
+        hub.counters
+            .ingest_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        session
+            .handle_input(&buf[..n])
+            .map_err(|e| format!("protocol error: {e}"))?;
         while let Some(out) = session.poll_output() {
             match out {
-                Output::Send(bytes) => {
-                    stream.write_all(&bytes).await.map_err(|e| format!("write error: {e}"))?
-                }
+                Output::Send(bytes) => stream
+                    .write_all(&bytes)
+                    .await
+                    .map_err(|e| format!("write error: {e}"))?,
                 Output::PublishRequested(req) => {
                     match hub.begin_publish(&req.app, &req.stream_key) {
                         Ok(guard) => {
@@ -77,7 +84,9 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
                         Err(e) => {
                             hub.counters.rtmp_rejected.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(%peer, "publish to {}/{} refused: {e}", req.app, req.stream_key);
-                            session.reject_publish(req, &e.to_string()).map_err(|e| e.to_string())?;
+                            session
+                                .reject_publish(req, &e.to_string())
+                                .map_err(|e| e.to_string())?;
                             flush(&mut session, &mut stream).await?;
                             let _ = stream.shutdown().await;
                             return Ok(());
@@ -101,14 +110,21 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
                     }
                 }
                 Output::Metadata { fields } => {
-                    let encoder = fields.iter().find(|(k, _)| k == "encoder").map(|(_, v)| v.as_str());
+                    let encoder = fields
+                        .iter()
+                        .find(|(k, _)| k == "encoder")
+                        .map(|(_, v)| v.as_str());
                     if let (Some(enc), Some((g, _, _))) = (encoder, publish.as_ref()) {
                         tracing::info!("stream {} encoder: {enc}", g.channel.id);
                     }
                 }
                 Output::PublishFinished => {
                     if let Some((g, _, since)) = publish.take() {
-                        tracing::info!("stream {} ended by the publisher after {:.1} s", g.channel.id, since.elapsed().as_secs_f64());
+                        tracing::info!(
+                            "stream {} ended by the publisher after {:.1} s",
+                            g.channel.id,
+                            since.elapsed().as_secs_f64()
+                        );
                     }
                 }
             }
@@ -124,7 +140,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
         }
     }
     if let Some((g, _, since)) = publish.take() {
-        tracing::info!("stream {} stopped: the publisher disconnected after {:.1} s", g.channel.id, since.elapsed().as_secs_f64());
+        tracing::info!(
+            "stream {} stopped: the publisher disconnected after {:.1} s",
+            g.channel.id,
+            since.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -132,7 +152,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
 async fn flush(session: &mut RtmpSession, stream: &mut TcpStream) -> Result<(), String> {
     while let Some(out) = session.poll_output() {
         if let Output::Send(bytes) = out {
-            stream.write_all(&bytes).await.map_err(|e| format!("write error: {e}"))?;
+            stream
+                .write_all(&bytes)
+                .await
+                .map_err(|e| format!("write error: {e}"))?;
         }
     }
     Ok(())

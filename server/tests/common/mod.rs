@@ -26,7 +26,11 @@ pub struct TempDir(pub std::path::PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("sluice-test-{tag}-{}-{:?}", std::process::id(), Instant::now()));
+        let p = std::env::temp_dir().join(format!(
+            "sluice-test-{tag}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
         let p = std::path::PathBuf::from(p.to_string_lossy().replace([' ', '{', '}', ':'], ""));
         std::fs::create_dir_all(&p).expect("temp dir is creatable");
         Self(p)
@@ -43,7 +47,17 @@ impl Sluice {
     pub fn start(extra: &[&str]) -> Self {
         let data = TempDir::new("data");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--https", "off", "--workers", "2"])
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--rtmp",
+                "127.0.0.1:0",
+                "--https",
+                "off",
+                "--workers",
+                "2",
+            ])
             .arg("--data")
             .arg(&data.0)
             .args(extra)
@@ -94,7 +108,12 @@ impl Sluice {
             if r.status == 200 {
                 return r;
             }
-            assert!(Instant::now() < deadline, "{channel} did not become live: {} {}", r.status, r.text());
+            assert!(
+                Instant::now() < deadline,
+                "{channel} did not become live: {} {}",
+                r.status,
+                r.text()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -114,22 +133,74 @@ impl Publisher {
     /// 640x360 30 fps x264 with a 1 s GOP (or OBS-like 2 s GOP with B-frames), AAC 48 kHz.
     pub fn start(url: &str, obs_like: bool) -> Self {
         let mut args: Vec<String> = [
-            "-hide_banner", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
         if obs_like {
-            args.extend(["-profile:v", "high", "-bf", "2", "-g", "60", "-keyint_min", "60"].map(String::from));
+            args.extend(
+                [
+                    "-profile:v",
+                    "high",
+                    "-bf",
+                    "2",
+                    "-g",
+                    "60",
+                    "-keyint_min",
+                    "60",
+                ]
+                .map(String::from),
+            );
         } else {
-            args.extend(["-tune", "zerolatency", "-bf", "0", "-g", "30", "-keyint_min", "30"].map(String::from));
+            args.extend(
+                [
+                    "-tune",
+                    "zerolatency",
+                    "-bf",
+                    "0",
+                    "-g",
+                    "30",
+                    "-keyint_min",
+                    "30",
+                ]
+                .map(String::from),
+            );
         }
         args.extend(
-            ["-sc_threshold", "0", "-b:v", "1M", "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-f", "flv", url]
-                .map(String::from),
+            [
+                "-sc_threshold",
+                "0",
+                "-b:v",
+                "1M",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-ac",
+                "2",
+                "-f",
+                "flv",
+                url,
+            ]
+            .map(String::from),
         );
         let child = Command::new("ffmpeg")
             .args(&args)
@@ -166,24 +237,41 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// A minimal HTTP/1.1 GET (Content-Length or chunked bodies).
 pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
-    raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}\r\n", headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>()))
+    raw(
+        addr,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}\r\n",
+            headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+                .collect::<String>()
+        ),
+    )
 }
 
 pub fn raw(addr: SocketAddr, request: &str) -> Response {
     let start = Instant::now();
     let mut s = TcpStream::connect(addr).expect("server accepts connections");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout settable");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout settable");
     s.write_all(request.as_bytes()).expect("request written");
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line).expect("status line");
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -195,7 +283,12 @@ pub fn raw(addr: SocketAddr, request: &str) -> Response {
         }
     }
     let elapsed = start.elapsed();
-    let find = |n: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let find = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let mut body = Vec::new();
     if find("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         loop {
@@ -215,7 +308,12 @@ pub fn raw(addr: SocketAddr, request: &str) -> Response {
     } else {
         let _ = r.read_to_end(&mut body);
     }
-    Response { status, headers, body, elapsed }
+    Response {
+        status,
+        headers,
+        body,
+        elapsed,
+    }
 }
 
 /// Parses `#EXT-X-...:A=1,B="x"` attribute lists (enough for assertions).
@@ -226,7 +324,10 @@ pub fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         let (key, after) = rest.split_once('=')?;
         let (value, next) = if let Some(stripped) = after.strip_prefix('"') {
             let end = stripped.find('"')?;
-            (&stripped[..end], stripped[end + 1..].trim_start_matches(','))
+            (
+                &stripped[..end],
+                stripped[end + 1..].trim_start_matches(','),
+            )
         } else {
             match after.split_once(',') {
                 Some((v, n)) => (v, n),
