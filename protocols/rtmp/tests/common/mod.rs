@@ -290,3 +290,5 @@ impl Peer {
             .collect()
     }
 }
+
+pub mod tcp;
