@@ -358,3 +358,179 @@ impl Pipeline {
 fn segment_max_ticks(td: u32, timescale: u32) -> u64 {
     (td as u64 * timescale as u64) + (timescale as u64 / 2) - 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader};
+
+    static BASELINE: &[u8] = include_bytes!("../../testdata/ffmpeg-x264-aac-baseline.flv");
+    static OBS_LIKE: &[u8] = include_bytes!("../../testdata/obs-like-x264-bframes-aac.flv");
+
+    fn cfg() -> PipelineConfig {
+        PipelineConfig {
+            part_target_ms: 200,
+            segment_target_ms: 1000,
+            ring_segments: 64,
+        }
+    }
+
+    /// Feeds a capture as one publish session; the wall clock follows the media timestamps.
+    fn publish(p: &mut Pipeline, capture: &'static [u8], wall_start_ms: i64) {
+        p.begin_session();
+        let mut demux = FlvDemuxer::new();
+        for tag in FlvFileReader::new(Bytes::from_static(capture)).expect("valid flv") {
+            let tag = tag.expect("valid tag");
+            let now = wall_start_ms + tag.timestamp_ms as i64;
+            demux.push(tag);
+            while let Some(ev) = demux.poll_event() {
+                match ev {
+                    Event::Track(t) => p.handle(IngestEvent::Track(t), now),
+                    Event::Frame(au) => p.handle(IngestEvent::Frame(au), now),
+                    other => panic!("unexpected demux event {other:?}"),
+                };
+            }
+        }
+        p.end_session();
+    }
+
+    fn msns(t: &TrackPipe) -> Vec<u64> {
+        t.ring.segments().map(|s| s.msn).collect()
+    }
+
+    #[test]
+    fn one_second_gop_gives_one_second_segments_of_200ms_parts() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, BASELINE, 1_000_000);
+        assert_eq!(p.target_duration(), Some(1));
+        let video = p.video.as_ref().expect("video track");
+        let segs: Vec<_> = video.ring.segments().collect();
+        assert!(segs.len() >= 3, "{} segments", segs.len());
+        for s in &segs[..segs.len() - 1] {
+            assert_eq!(s.duration(), 90_000, "segment {}", s.msn);
+            assert_eq!(s.parts.len(), 5);
+            assert!(s.parts.iter().all(|p| p.duration == 18_000));
+            assert!(s.parts[0].independent && !s.parts[1].independent);
+        }
+        // PDT follows media time from the wall-clock anchor.
+        assert_eq!(
+            segs[1].program_date_time_ms - segs[0].program_date_time_ms,
+            1000
+        );
+    }
+
+    #[test]
+    fn audio_segments_carry_the_number_of_their_video_segment() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, BASELINE, 0);
+        let (v, a) = (
+            p.video.as_ref().expect("video"),
+            p.audio.as_ref().expect("audio"),
+        );
+        assert_eq!(msns(v), msns(a));
+        for (vs, as_) in v.ring.segments().zip(a.ring.segments()) {
+            let vt = vs.start_dts as f64 / 90_000.0;
+            let at = as_.start_dts as f64 / a.info.timescale as f64;
+            assert!(
+                (vt - at).abs() < 0.025,
+                "segment {} video {vt} audio {at}",
+                vs.msn
+            );
+        }
+    }
+
+    #[test]
+    fn reconnect_continues_the_timeline_after_a_discontinuity() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, BASELINE, 0);
+        let before = p.video.as_ref().expect("video").ring.clone();
+        let last = before.segments().last().expect("segments").clone();
+        let end = last.start_dts + last.duration() as i64;
+        publish(&mut p, BASELINE, 60_000);
+        let video = p.video.as_ref().expect("video");
+        let next = video
+            .ring
+            .segment(last.msn + 1)
+            .expect("numbering continues");
+        assert!(next.discontinuity, "reconnect marks a discontinuity");
+        // The new session starts where the longer track (here audio) ended: no overlap, and a
+        // gap shorter than one frame.
+        assert!(
+            next.start_dts >= end && next.start_dts < end + 3000,
+            "{} vs {end}",
+            next.start_dts
+        );
+        assert_eq!(
+            next.init_version, last.init_version,
+            "same codec: same init"
+        );
+        assert_eq!(video.ring.discontinuity_sequence(last.msn + 2), 1);
+        let audio = p.audio.as_ref().expect("audio");
+        assert!(
+            audio
+                .ring
+                .segment(last.msn + 1)
+                .expect("audio too")
+                .discontinuity
+        );
+    }
+
+    #[test]
+    fn a_new_sequence_header_brings_a_new_init_and_a_discontinuity() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, BASELINE, 0);
+        let first_init = p.init_of(MediaKind::Video).expect("init");
+        let last_msn = p
+            .video
+            .as_ref()
+            .and_then(|v| v.ring.last_msn())
+            .expect("segments");
+        // Same channel, new publisher with another encoder configuration (B-frames, High).
+        publish(&mut p, OBS_LIKE, 10_000);
+        let video = p.video.as_ref().expect("video");
+        assert_ne!(p.init_of(MediaKind::Video).expect("init"), first_init);
+        let next = video.ring.segment(last_msn + 1).expect("next segment");
+        assert!(next.discontinuity);
+        assert_eq!(next.init_version, 1);
+        assert!(
+            video.ring.init(0).is_some(),
+            "the old init stays while its segments are listed"
+        );
+        // Target duration was fixed by the first stream (1 s) and never changes; the 2 s GOP of
+        // the new stream is cut at the maximum instead (EXTINF must round to ≤ TD).
+        assert_eq!(p.target_duration(), Some(1));
+        for s in video.ring.segments() {
+            assert!(
+                (s.duration() as f64 / 90_000.0).round() <= 1.0,
+                "segment {} too long",
+                s.msn
+            );
+        }
+    }
+
+    #[test]
+    fn two_second_gop_fixes_a_two_second_target_duration() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, OBS_LIKE, 0);
+        assert_eq!(p.target_duration(), Some(2));
+        let video = p.video.as_ref().expect("video");
+        let full: Vec<_> = video.ring.segments().filter(|s| s.complete).collect();
+        assert!(full.iter().any(|s| s.duration() == 180_000));
+    }
+
+    #[test]
+    fn frames_without_a_track_are_counted_not_fatal() {
+        let mut p = Pipeline::new(cfg());
+        p.begin_session();
+        let au = AccessUnit {
+            track: 1,
+            dts: 0,
+            pts: 0,
+            keyframe: true,
+            data: Bytes::from_static(b"x"),
+        };
+        let changes = p.handle(IngestEvent::Frame(au), 0);
+        assert_eq!(changes, Changes::default());
+        assert_eq!(p.dropped_frames, 1);
+    }
+}
