@@ -397,7 +397,13 @@ impl RtmpSession {
     }
 
     fn on_data(&mut self, stream_id: u32, values: &[Value]) {
-        if !self.is_live_on(stream_id) {
+        // Metadata belongs on the publishing stream; some encoders send it on the connection
+        // (stream 0) instead, which is accepted too.
+        let live = match self.publish {
+            Publish::Live { stream_id: live } => stream_id == live || stream_id == 0,
+            _ => false,
+        };
+        if !live {
             return;
         }
         if let Some(fields) = command::metadata_fields(values) {
@@ -644,7 +650,8 @@ impl RtmpSession {
         Ok(())
     }
 
-    /// Ends a live publish (once) or forgets a pending one.
+    /// Ends a live publish, once. (A pending publish cannot be ended this way: input is held
+    /// until the decision; the `Pending` arm only keeps the match total.)
     fn finish_publish(&mut self) {
         match self.publish {
             Publish::Live { .. } => {
