@@ -301,9 +301,13 @@ impl FlvDemuxer {
             Ok(_) => return self.drop_tag("empty AVC frame"),
             Err(e) => return self.drop_tag(format!("malformed AVC frame: {e}")),
         };
-        let data = match h264::to_four_byte_lengths(&data, length_size) {
-            Ok(d) => d,
-            Err(e) => return self.drop_tag(format!("malformed AVC frame: {e}")),
+        let data = if length_size == 4 {
+            data
+        } else {
+            match h264::to_four_byte_lengths(&data, length_size) {
+                Ok(d) => d,
+                Err(e) => return self.drop_tag(format!("malformed AVC frame: {e}")),
+            }
         };
         let dts = ms_to_ticks(i64::from(timestamp_ms), VIDEO_TIMESCALE);
         let pts = ms_to_ticks(i64::from(timestamp_ms) + i64::from(cts), VIDEO_TIMESCALE);
