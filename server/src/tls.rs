@@ -54,11 +54,50 @@ pub fn server_config(config: &Config) -> Result<Arc<rustls::ServerConfig>, TlsEr
         path: key_path.clone(),
         message: e.to_string(),
     })?;
+    match spki_fingerprint(&key_path) {
+        Some(fp) => tracing::info!(
+            "TLS certificate {} (SPKI sha256 {fp}; for Chromium: --ignore-certificate-errors-spki-list={fp})",
+            cert_path.display()
+        ),
+        None => tracing::info!("TLS certificate {}", cert_path.display()),
+    }
     let mut sc = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     sc.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(sc))
+}
+
+/// Base64 SHA-256 of the key's SubjectPublicKeyInfo: what browsers pin with
+/// `--ignore-certificate-errors-spki-list`.
+pub fn spki_fingerprint(key_path: &Path) -> Option<String> {
+    use rcgen::PublicKeyData;
+    let pem = std::fs::read_to_string(key_path).ok()?;
+    let key = rcgen::KeyPair::from_pem(&pem).ok()?;
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.subject_public_key_info());
+    Some(base64(digest.as_ref()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn ensure_dev_certificate(data: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
@@ -96,4 +135,48 @@ fn ensure_dev_certificate(data: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
         dir.display()
     );
     Ok((cert, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn dev_certificate_is_generated_once_and_loads() {
+        install_crypto_provider();
+        let dir = std::env::temp_dir().join(format!("sluice-tls-test-{}", std::process::id()));
+        let mut config = Config {
+            data: dir.clone(),
+            ..Config::default()
+        };
+        server_config(&config).expect("generated certificate loads");
+        let (cert, key) = (dir.join("tls/dev-cert.pem"), dir.join("tls/dev-key.pem"));
+        let first = std::fs::read(&cert).expect("certificate written");
+        let fp = spki_fingerprint(&key).expect("fingerprint");
+        assert_eq!(fp.len(), 44, "{fp}");
+        server_config(&config).expect("reloads");
+        assert_eq!(
+            std::fs::read(&cert).expect("still there"),
+            first,
+            "not regenerated"
+        );
+        // A configured certificate wins over the development one.
+        config.tls.cert = Some(dir.join("missing.pem"));
+        config.tls.key = Some(key);
+        assert!(matches!(server_config(&config), Err(TlsError::Pem { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

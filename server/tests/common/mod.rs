@@ -12,6 +12,7 @@ pub struct Sluice {
     child: Child,
     pub http: SocketAddr,
     pub rtmp: SocketAddr,
+    pub https: Option<SocketAddr>,
     _data: TempDir,
 }
 
@@ -45,7 +46,13 @@ impl Drop for TempDir {
 
 impl Sluice {
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(false, extra)
+    }
+
+    /// `tls`: also listen with TLS on a free port (development certificate).
+    pub fn start_with(tls: bool, extra: &[&str]) -> Self {
         let data = TempDir::new("data");
+        let https = if tls { "127.0.0.1:0" } else { "off" };
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args([
                 "serve",
@@ -53,11 +60,10 @@ impl Sluice {
                 "127.0.0.1:0",
                 "--rtmp",
                 "127.0.0.1:0",
-                "--https",
-                "off",
                 "--workers",
                 "2",
             ])
+            .args(["--https", https])
             .arg("--data")
             .arg(&data.0)
             .args(extra)
@@ -67,14 +73,17 @@ impl Sluice {
             .expect("sluice binary starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut http, mut rtmp) = (None, None);
+        let (mut http, mut rtmp, mut https) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while (http.is_none() || rtmp.is_none()) && Instant::now() < deadline {
+        while (http.is_none() || rtmp.is_none() || (tls && https.is_none()))
+            && Instant::now() < deadline
+        {
             let Some(Ok(line)) = lines.next() else { break };
             let mut w = line.split_whitespace();
             match (w.next(), w.next(), w.next()) {
                 (Some("listening"), Some("http"), Some(a)) => http = a.parse().ok(),
                 (Some("listening"), Some("rtmp"), Some(a)) => rtmp = a.parse().ok(),
+                (Some("listening"), Some("https"), Some(a)) => https = a.parse().ok(),
                 _ => {}
             }
         }
@@ -84,6 +93,7 @@ impl Sluice {
             child,
             http: http.expect("sluice printed its http address"),
             rtmp: rtmp.expect("sluice printed its rtmp address"),
+            https,
             _data: data,
         }
     }
