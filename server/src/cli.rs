@@ -43,9 +43,7 @@ pub fn parse(args: &[String]) -> Result<(Command, Config), ConfigError> {
     // The config file is read first so that flags win wherever they appear.
     let mut config = match rest.iter().position(|a| *a == "--config") {
         Some(i) => {
-            let path = rest
-                .get(i + 1)
-                .ok_or_else(|| bad("--config needs a file".into()))?;
+            let path = rest.get(i + 1).ok_or_else(|| bad("--config needs a file".into()))?;
             Config::from_file(std::path::Path::new(path.as_str()))?
         }
         None => Config::default(),
@@ -87,9 +85,7 @@ fn addr(flag: &str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| ConfigError::Invalid(format!("{flag}: {value:?} is not a number")))
+    value.parse().map_err(|_| ConfigError::Invalid(format!("{flag}: {value:?} is not a number")))
 }
 
 #[cfg(test)]
@@ -102,10 +98,9 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let (cmd, c) = parse(&args(
-            "serve --http 127.0.0.1:0 --https off --part-target-ms 300 --workers 2",
-        ))
-        .expect("valid");
+        let (cmd, c) =
+            parse(&args("serve --http 127.0.0.1:0 --https off --part-target-ms 300 --workers 2"))
+                .expect("valid");
         assert_eq!(cmd, Command::Serve);
         assert_eq!(c.http, Some(([127, 0, 0, 1], 0).into()));
         assert_eq!(c.https, None);
@@ -115,13 +110,9 @@ mod tests {
 
     #[test]
     fn bad_input_is_explained() {
-        let e = parse(&args("serve --http nowhere"))
-            .expect_err("bad address")
-            .to_string();
+        let e = parse(&args("serve --http nowhere")).expect_err("bad address").to_string();
         assert!(e.contains("--http"), "{e}");
-        let e = parse(&args("serve --part-target-ms 5000"))
-            .expect_err("out of range")
-            .to_string();
+        let e = parse(&args("serve --part-target-ms 5000")).expect_err("out of range").to_string();
         assert!(e.contains("part_target_ms"), "{e}");
         assert!(parse(&args("fly")).is_err());
         assert!(parse(&args("serve --http")).is_err());

@@ -76,46 +76,30 @@ impl Default for Config {
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self {
-            part_target_ms: 200,
-            segment_target_ms: 1000,
-            playlist_segments: 12,
-        }
+        Self { part_target_ms: 200, segment_target_ms: 1000, playlist_segments: 12 }
     }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_held_requests: 10_000,
-            max_rtmp_connections: 256,
-            max_channels: 1000,
-        }
+        Self { max_held_requests: 10_000, max_rtmp_connections: 256, max_channels: 1000 }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("{0}")]
     Invalid(String),
 }
 
 impl Config {
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::from_toml(&text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source: Box::new(source),
@@ -200,10 +184,7 @@ mod tests {
     fn out_of_range_part_target_is_refused_with_its_name() {
         let mut c = Config::default();
         c.media.part_target_ms = 50;
-        let err = c
-            .validate()
-            .expect_err("50 ms is below the floor")
-            .to_string();
+        let err = c.validate().expect_err("50 ms is below the floor").to_string();
         assert!(err.contains("part_target_ms"), "{err}");
     }
 }

@@ -17,11 +17,7 @@ pub fn page() -> Resp {
 pub fn hls_js(state: &AppState) -> Resp {
     match state.hls_js.as_ref() {
         Some(bytes) => {
-            let mut r = with_body(
-                StatusCode::OK,
-                "text/javascript; charset=utf-8",
-                bytes.clone(),
-            );
+            let mut r = with_body(StatusCode::OK, "text/javascript; charset=utf-8", bytes.clone());
             cache(&mut r, "public, max-age=3600");
             r
         }

@@ -18,9 +18,7 @@ use crate::pipeline::{Pipeline, PipelineConfig};
 /// Names of groups and channels: what may appear in URLs and stream keys.
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !name.starts_with('.')
 }
 
@@ -36,10 +34,7 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(plain: Bytes) -> Self {
-        Self {
-            plain,
-            gzip: OnceLock::new(),
-        }
+        Self { plain, gzip: OnceLock::new() }
     }
 
     /// The gzip-encoded body, compressed once per snapshot however many viewers ask.
@@ -82,6 +77,8 @@ pub struct ChannelSnapshot {
     pub multivariant: Option<Rendered>,
     /// Human-readable description of the current stream (for logs and the API).
     pub summary: String,
+    /// When the pipeline published this snapshot (held requests measure their release from it).
+    pub published_at: Option<std::time::Instant>,
 }
 
 impl ChannelSnapshot {
@@ -150,6 +147,8 @@ pub struct Counters {
     pub http_requests: AtomicU64,
     pub http_bad_requests: AtomicU64,
     pub held_timeouts: AtomicU64,
+    /// Part published → held request answered.
+    pub release_latency: crate::metrics::Histogram,
 }
 
 #[derive(Debug)]
@@ -187,11 +186,8 @@ impl Hub {
     }
 
     pub fn channels(&self) -> Vec<Arc<Channel>> {
-        let mut v: Vec<_> = self
-            .channels
-            .read()
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default();
+        let mut v: Vec<_> =
+            self.channels.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     }
@@ -209,10 +205,7 @@ impl Hub {
         }
         let id = format!("{group}/{name}");
         let channel = {
-            let mut map = self
-                .channels
-                .write()
-                .map_err(|_| PublishError::TooManyChannels(0))?;
+            let mut map = self.channels.write().map_err(|_| PublishError::TooManyChannels(0))?;
             match map.get(&id) {
                 Some(c) => c.clone(),
                 None => {
@@ -242,10 +235,7 @@ impl Hub {
         if let Ok(mut p) = channel.pipeline.lock() {
             p.begin_session();
         }
-        Ok(PublishGuard {
-            hub: self.clone(),
-            channel,
-        })
+        Ok(PublishGuard { hub: self.clone(), channel })
     }
 
     /// Counts a held (blocking) request; `None` when the server-wide limit is reached.

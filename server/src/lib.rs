@@ -58,13 +58,6 @@ pub fn load_hls_js(config: &Config) -> Option<Bytes> {
         candidates.push(w.join(rel));
     }
     candidates.push(std::path::PathBuf::from("web").join(rel));
-    candidates.push(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../web")
-            .join(rel),
-    );
-    candidates
-        .into_iter()
-        .find_map(|p| std::fs::read(p).ok())
-        .map(Bytes::from)
+    candidates.push(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web").join(rel));
+    candidates.into_iter().find_map(|p| std::fs::read(p).ok()).map(Bytes::from)
 }

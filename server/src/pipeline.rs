@@ -131,10 +131,7 @@ impl Pipeline {
     }
 
     fn set_track(&mut self, info: TrackInfo) -> Changes {
-        let mut changes = Changes {
-            tracks: true,
-            ..Changes::default()
-        };
+        let mut changes = Changes { tracks: true, ..Changes::default() };
         let kind = info.kind;
         // A new description mid-stream: finish the old fragments first.
         if let Some(mut old) = self.track_mut(kind).and_then(|t| t.fragmenter.take()) {
@@ -207,12 +204,10 @@ impl Pipeline {
         }
         let session = self.session.get_or_insert_with(Session::default);
         // The first frame of a session fixes the offset that continues the channel timeline.
-        let offset_90k = *session
-            .offset_90k
-            .get_or_insert_with(|| match timeline_end_90k {
-                Some(end) => end - rescale(au.dts, timescale, VIDEO_TIMESCALE),
-                None => 0,
-            });
+        let offset_90k = *session.offset_90k.get_or_insert_with(|| match timeline_end_90k {
+            Some(end) => end - rescale(au.dts, timescale, VIDEO_TIMESCALE),
+            None => 0,
+        });
         let offset = rescale(offset_90k, VIDEO_TIMESCALE, timescale);
         au.dts += offset;
         au.pts += offset;
@@ -255,10 +250,7 @@ impl Pipeline {
 
     fn begin_segment(&mut self, kind: MediaKind, start_dts: i64, changes: &mut Changes) {
         let segment_target_ms = self.cfg.segment_target_ms;
-        let wall_minus_media_ms = self
-            .session
-            .and_then(|s| s.wall_minus_media_ms)
-            .unwrap_or(0);
+        let wall_minus_media_ms = self.session.and_then(|s| s.wall_minus_media_ms).unwrap_or(0);
         // Audio beside video takes the number of the video segment it starts with.
         let video_msn = match kind {
             MediaKind::Audio => self.video.as_ref().and_then(|v| v.next_msn).map(|n| n - 1),
@@ -280,10 +272,7 @@ impl Pipeline {
         });
         let pdt = rescale(start_dts, timescale, 1000) + wall_minus_media_ms;
         let discontinuity = std::mem::take(&mut t.discontinuity_next);
-        if t.ring
-            .begin_segment(msn, start_dts, pdt, discontinuity)
-            .is_err()
-        {
+        if t.ring.begin_segment(msn, start_dts, pdt, discontinuity).is_err() {
             tracing::error!(msn, "pipeline bug: segment numbering not contiguous");
             return;
         }
@@ -324,10 +313,7 @@ impl Pipeline {
         [self.video.as_ref(), self.audio.as_ref()]
             .into_iter()
             .flatten()
-            .filter_map(|t| {
-                t.end_dts
-                    .map(|e| rescale(e, t.info.timescale, VIDEO_TIMESCALE))
-            })
+            .filter_map(|t| t.end_dts.map(|e| rescale(e, t.info.timescale, VIDEO_TIMESCALE)))
             .max()
     }
 
@@ -339,9 +325,7 @@ impl Pipeline {
     }
 
     fn tracks_mut(&mut self) -> impl Iterator<Item = &mut TrackPipe> {
-        [self.video.as_mut(), self.audio.as_mut()]
-            .into_iter()
-            .flatten()
+        [self.video.as_mut(), self.audio.as_mut()].into_iter().flatten()
     }
 
     /// The init segment currently in force for a track (for tests and diagnostics).
@@ -368,11 +352,7 @@ mod tests {
     static OBS_LIKE: &[u8] = include_bytes!("../../testdata/obs-like-x264-bframes-aac.flv");
 
     fn cfg() -> PipelineConfig {
-        PipelineConfig {
-            part_target_ms: 200,
-            segment_target_ms: 1000,
-            ring_segments: 64,
-        }
+        PipelineConfig { part_target_ms: 200, segment_target_ms: 1000, ring_segments: 64 }
     }
 
     /// Feeds a capture as one publish session; the wall clock follows the media timestamps.
@@ -413,29 +393,19 @@ mod tests {
             assert!(s.parts[0].independent && !s.parts[1].independent);
         }
         // PDT follows media time from the wall-clock anchor.
-        assert_eq!(
-            segs[1].program_date_time_ms - segs[0].program_date_time_ms,
-            1000
-        );
+        assert_eq!(segs[1].program_date_time_ms - segs[0].program_date_time_ms, 1000);
     }
 
     #[test]
     fn audio_segments_carry_the_number_of_their_video_segment() {
         let mut p = Pipeline::new(cfg());
         publish(&mut p, BASELINE, 0);
-        let (v, a) = (
-            p.video.as_ref().expect("video"),
-            p.audio.as_ref().expect("audio"),
-        );
+        let (v, a) = (p.video.as_ref().expect("video"), p.audio.as_ref().expect("audio"));
         assert_eq!(msns(v), msns(a));
         for (vs, as_) in v.ring.segments().zip(a.ring.segments()) {
             let vt = vs.start_dts as f64 / 90_000.0;
             let at = as_.start_dts as f64 / a.info.timescale as f64;
-            assert!(
-                (vt - at).abs() < 0.025,
-                "segment {} video {vt} audio {at}",
-                vs.msn
-            );
+            assert!((vt - at).abs() < 0.025, "segment {} video {vt} audio {at}", vs.msn);
         }
     }
 
@@ -448,10 +418,7 @@ mod tests {
         let end = last.start_dts + last.duration() as i64;
         publish(&mut p, BASELINE, 60_000);
         let video = p.video.as_ref().expect("video");
-        let next = video
-            .ring
-            .segment(last.msn + 1)
-            .expect("numbering continues");
+        let next = video.ring.segment(last.msn + 1).expect("numbering continues");
         assert!(next.discontinuity, "reconnect marks a discontinuity");
         // The new session starts where the longer track (here audio) ended: no overlap, and a
         // gap shorter than one frame.
@@ -460,19 +427,10 @@ mod tests {
             "{} vs {end}",
             next.start_dts
         );
-        assert_eq!(
-            next.init_version, last.init_version,
-            "same codec: same init"
-        );
+        assert_eq!(next.init_version, last.init_version, "same codec: same init");
         assert_eq!(video.ring.discontinuity_sequence(last.msn + 2), 1);
         let audio = p.audio.as_ref().expect("audio");
-        assert!(
-            audio
-                .ring
-                .segment(last.msn + 1)
-                .expect("audio too")
-                .discontinuity
-        );
+        assert!(audio.ring.segment(last.msn + 1).expect("audio too").discontinuity);
     }
 
     #[test]
@@ -480,11 +438,7 @@ mod tests {
         let mut p = Pipeline::new(cfg());
         publish(&mut p, BASELINE, 0);
         let first_init = p.init_of(MediaKind::Video).expect("init");
-        let last_msn = p
-            .video
-            .as_ref()
-            .and_then(|v| v.ring.last_msn())
-            .expect("segments");
+        let last_msn = p.video.as_ref().and_then(|v| v.ring.last_msn()).expect("segments");
         // Same channel, new publisher with another encoder configuration (B-frames, High).
         publish(&mut p, OBS_LIKE, 10_000);
         let video = p.video.as_ref().expect("video");
@@ -492,19 +446,12 @@ mod tests {
         let next = video.ring.segment(last_msn + 1).expect("next segment");
         assert!(next.discontinuity);
         assert_eq!(next.init_version, 1);
-        assert!(
-            video.ring.init(0).is_some(),
-            "the old init stays while its segments are listed"
-        );
+        assert!(video.ring.init(0).is_some(), "the old init stays while its segments are listed");
         // Target duration was fixed by the first stream (1 s) and never changes; the 2 s GOP of
         // the new stream is cut at the maximum instead (EXTINF must round to ≤ TD).
         assert_eq!(p.target_duration(), Some(1));
         for s in video.ring.segments() {
-            assert!(
-                (s.duration() as f64 / 90_000.0).round() <= 1.0,
-                "segment {} too long",
-                s.msn
-            );
+            assert!((s.duration() as f64 / 90_000.0).round() <= 1.0, "segment {} too long", s.msn);
         }
     }
 
@@ -522,13 +469,8 @@ mod tests {
     fn frames_without_a_track_are_counted_not_fatal() {
         let mut p = Pipeline::new(cfg());
         p.begin_session();
-        let au = AccessUnit {
-            track: 1,
-            dts: 0,
-            pts: 0,
-            keyframe: true,
-            data: Bytes::from_static(b"x"),
-        };
+        let au =
+            AccessUnit { track: 1, dts: 0, pts: 0, keyframe: true, data: Bytes::from_static(b"x") };
         let changes = p.handle(IngestEvent::Frame(au), 0);
         assert_eq!(changes, Changes::default());
         assert_eq!(p.dropped_frames, 1);

@@ -18,20 +18,13 @@ impl PublishGuard {
         let changes = pipeline.handle(event, now_ms);
         let dropped = pipeline.dropped_frames - dropped_before;
         if dropped > 0 {
-            self.hub
-                .counters
-                .frames_dropped
-                .fetch_add(dropped, Ordering::Relaxed);
+            self.hub.counters.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
         }
         if changes.parts || changes.tracks {
             if changes.parts {
-                self.hub
-                    .counters
-                    .parts_published
-                    .fetch_add(1, Ordering::Relaxed);
+                self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
             }
-            self.channel
-                .publish(render(&self.hub, &self.channel, &pipeline, true));
+            self.channel.publish(render(&self.hub, &self.channel, &pipeline, true));
         }
     }
 }
@@ -52,16 +45,8 @@ pub fn describe(p: &Pipeline) -> String {
     if let Some(v) = &p.video
         && let sluice_media::CodecConfig::H264(c) = &v.info.codec
     {
-        let fps = c
-            .frame_rate
-            .map(|(n, d)| format!(" {} fps", fps_text(n, d)))
-            .unwrap_or_default();
-        parts.push(format!(
-            "H.264 {}x{}{fps} ({})",
-            c.width,
-            c.height,
-            v.info.codec_string()
-        ));
+        let fps = c.frame_rate.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
+        parts.push(format!("H.264 {}x{}{fps} ({})", c.width, c.height, v.info.codec_string()));
     }
     if let Some(a) = &p.audio
         && let sluice_media::CodecConfig::Aac(c) = &a.info.codec
@@ -73,20 +58,12 @@ pub fn describe(p: &Pipeline) -> String {
         };
         parts.push(format!("AAC {} kHz {ch}", c.sample_rate as f64 / 1000.0));
     }
-    if parts.is_empty() {
-        "no tracks yet".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    if parts.is_empty() { "no tracks yet".to_owned() } else { parts.join(", ") }
 }
 
 fn fps_text(num: u32, den: u32) -> String {
     let fps = num as f64 / den.max(1) as f64;
-    if (fps - fps.round()).abs() < 0.01 {
-        format!("{}", fps.round())
-    } else {
-        format!("{fps:.2}")
-    }
+    if (fps - fps.round()).abs() < 0.01 { format!("{}", fps.round()) } else { format!("{fps:.2}") }
 }
 
 /// Renders every document of the channel for the pipeline's current state.
@@ -97,6 +74,7 @@ fn render(hub: &Hub, channel: &Channel, p: &Pipeline, live: bool) -> ChannelSnap
         target_duration: p.target_duration(),
         part_target_s,
         summary: describe(p),
+        published_at: Some(std::time::Instant::now()),
         ..ChannelSnapshot::default()
     };
     let Some(td) = p.target_duration() else {
@@ -105,17 +83,13 @@ fn render(hub: &Hub, channel: &Channel, p: &Pipeline, live: bool) -> ChannelSnap
         snap.audio = p.audio.as_ref().map(|t| view("audio", t, None));
         return snap;
     };
-    let tracks: Vec<(&'static str, &crate::pipeline::TrackPipe)> = [
-        p.video.as_ref().map(|t| ("video", t)),
-        p.audio.as_ref().map(|t| ("audio", t)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let reports: Vec<(String, Option<sluice_media::ring::Position>)> = tracks
-        .iter()
-        .map(|(name, t)| (format!("{name}.m3u8"), t.ring.last_position()))
-        .collect();
+    let tracks: Vec<(&'static str, &crate::pipeline::TrackPipe)> =
+        [p.video.as_ref().map(|t| ("video", t)), p.audio.as_ref().map(|t| ("audio", t))]
+            .into_iter()
+            .flatten()
+            .collect();
+    let reports: Vec<(String, Option<sluice_media::ring::Position>)> =
+        tracks.iter().map(|(name, t)| (format!("{name}.m3u8"), t.ring.last_position())).collect();
     for (name, t) in &tracks {
         let others: Vec<(String, sluice_media::ring::Position)> = reports
             .iter()
@@ -153,13 +127,7 @@ fn view(
         ),
         None => (Rendered::default(), Rendered::default()),
     };
-    TrackView {
-        name,
-        info: t.info.clone(),
-        ring: t.ring.clone(),
-        playlist,
-        delta,
-    }
+    TrackView { name, info: t.info.clone(), ring: t.ring.clone(), playlist, delta }
 }
 
 /// Peak and average bit rate over the complete segments of all tracks, bits/s.
@@ -190,20 +158,12 @@ fn bandwidth(p: &Pipeline) -> (u64, u64) {
 fn render_multivariant(p: &Pipeline) -> String {
     let (peak, avg) = bandwidth(p);
     sluice_hls::render_multivariant(&sluice_hls::MultivariantInput {
-        video: p.video.as_ref().map(|t| sluice_hls::Rendition {
-            name: "video",
-            track: &t.info,
-        }),
-        audio: p.audio.as_ref().map(|t| sluice_hls::Rendition {
-            name: "audio",
-            track: &t.info,
-        }),
+        video: p.video.as_ref().map(|t| sluice_hls::Rendition { name: "video", track: &t.info }),
+        audio: p.audio.as_ref().map(|t| sluice_hls::Rendition { name: "audio", track: &t.info }),
         bandwidth: peak,
         average_bandwidth: Some(avg),
         independent_segments: p.video.as_ref().is_none_or(|t| {
-            t.ring
-                .segments()
-                .all(|s| s.parts.first().is_none_or(|part| part.independent))
+            t.ring.segments().all(|s| s.parts.first().is_none_or(|part| part.independent))
         }),
     })
 }

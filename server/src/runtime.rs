@@ -13,11 +13,7 @@ use crate::server::AppState;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind {
-        what: &'static str,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("cannot start worker runtime: {0}")]
     Runtime(std::io::Error),
     #[error("TLS: {0}")]
@@ -56,16 +52,10 @@ impl Listeners {
         let Some(addr) = addr else { return Ok(None) };
         let first = bind_tcp(addr, what)?;
         let addr =
-            first
-                .local_addr()
-                .map_err(|source| RuntimeError::Bind { what, addr, source })?;
+            first.local_addr().map_err(|source| RuntimeError::Bind { what, addr, source })?;
         // Scripts and tests read these lines to learn the ports (stdout, one per listener).
         println!("listening {what} {addr}");
-        Ok(Some(Self {
-            what,
-            addr,
-            first: Some(first),
-        }))
+        Ok(Some(Self { what, addr, first: Some(first) }))
     }
 
     fn take(&mut self) -> Result<std::net::TcpListener, RuntimeError> {
@@ -116,10 +106,9 @@ pub fn run(
                     {
                         tasks.spawn(crate::server::serve_http(l, state.clone()));
                     }
-                    if let (Some(l), Some(tls)) = (
-                        https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()),
-                        tls,
-                    ) {
+                    if let (Some(l), Some(tls)) =
+                        (https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()), tls)
+                    {
                         tasks.spawn(crate::server::serve_https(l, state.clone(), tls));
                     }
                     if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok())

@@ -26,9 +26,7 @@ fn builder() -> auto::Builder<TokioExecutor> {
         .max_buf_size(64 * 1024)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
-    b.http2()
-        .max_concurrent_streams(256)
-        .timer(hyper_util::rt::TokioTimer::new());
+    b.http2().max_concurrent_streams(256).timer(hyper_util::rt::TokioTimer::new());
     b
 }
 

@@ -11,14 +11,7 @@ use common::{Publisher, Sluice};
 /// Runs curl and returns (HTTP version, status, body).
 fn curl(args: &[&str], url: &str) -> (String, String, String) {
     let out = Command::new("curl")
-        .args([
-            "-s",
-            "-k",
-            "--max-time",
-            "10",
-            "-w",
-            "\n%{http_version} %{http_code}",
-        ])
+        .args(["-s", "-k", "--max-time", "10", "-w", "\n%{http_version} %{http_code}"])
         .args(args)
         .arg(url)
         .output()
@@ -45,11 +38,7 @@ fn playlists_and_blocking_reloads_over_h1_h2c_and_tls_h2() {
         (&["--http1.1"][..], tls.as_str(), "1.1"),
     ] {
         let (version, status, body) = curl(args, url);
-        assert_eq!(
-            (version.as_str(), status.as_str()),
-            (want, "200"),
-            "{args:?} {url}"
-        );
+        assert_eq!((version.as_str(), status.as_str()), (want, "200"), "{args:?} {url}");
         assert!(body.starts_with("#EXTM3U"), "{body}");
     }
 
@@ -57,10 +46,8 @@ fn playlists_and_blocking_reloads_over_h1_h2c_and_tls_h2() {
     let media = format!("https://{https}/live/tx/hls/video.m3u8");
     let (_, _, text) = curl(&["--http2"], &media);
     let (msn, part) = common::last_part(&text);
-    let (version, status, text) = curl(
-        &["--http2"],
-        &format!("{media}?_HLS_msn={msn}&_HLS_part={}", part + 1),
-    );
+    let (version, status, text) =
+        curl(&["--http2"], &format!("{media}?_HLS_msn={msn}&_HLS_part={}", part + 1));
     assert_eq!((version.as_str(), status.as_str()), ("2", "200"));
     assert!(common::last_part(&text) > (msn, part), "{text}");
 
@@ -81,9 +68,6 @@ fn playlists_and_blocking_reloads_over_h1_h2c_and_tls_h2() {
         .output()
         .expect("curl runs");
     let headers = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
-    assert!(
-        headers.contains("access-control-allow-origin: *"),
-        "{headers}"
-    );
+    assert!(headers.contains("access-control-allow-origin: *"), "{headers}");
     assert!(headers.starts_with("http/1.1 204"), "{headers}");
 }

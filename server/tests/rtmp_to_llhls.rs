@@ -15,25 +15,17 @@ fn rtmp_publish_serves_multivariant_and_media_playlists() {
     let sluice = Sluice::start(&[]);
     let _pub = Publisher::start(&sluice.rtmp_url("live/cam1"), false);
     let mv = sluice.wait_live("live/cam1", Duration::from_secs(20));
-    assert_eq!(
-        mv.header("content-type"),
-        Some("application/vnd.apple.mpegurl")
-    );
+    assert_eq!(mv.header("content-type"), Some("application/vnd.apple.mpegurl"));
     assert_eq!(mv.header("access-control-allow-origin"), Some("*"));
     let mv = mv.text();
     assert!(mv.starts_with("#EXTM3U\n"), "{mv}");
     let inf = playlist_line(&mv, "#EXT-X-STREAM-INF:").expect("a variant");
     let codecs = attr(inf, "CODECS").expect("CODECS");
-    assert!(
-        codecs.contains("avc1.") && codecs.contains("mp4a.40.2"),
-        "{codecs}"
-    );
+    assert!(codecs.contains("avc1.") && codecs.contains("mp4a.40.2"), "{codecs}");
     assert_eq!(attr(inf, "RESOLUTION"), Some("640x360"));
     assert_eq!(attr(inf, "FRAME-RATE"), Some("30.000"));
     assert!(
-        attr(inf, "BANDWIDTH")
-            .and_then(|b| b.parse::<u64>().ok())
-            .is_some_and(|b| b > 100_000),
+        attr(inf, "BANDWIDTH").and_then(|b| b.parse::<u64>().ok()).is_some_and(|b| b > 100_000),
         "{inf}"
     );
     assert!(attr(inf, "AVERAGE-BANDWIDTH").is_some(), "{inf}");
@@ -47,10 +39,7 @@ fn rtmp_publish_serves_multivariant_and_media_playlists() {
     for (rendition, other) in [("video", "audio"), ("audio", "video")] {
         let r = sluice.get(&format!("/live/cam1/hls/{rendition}.m3u8"));
         assert_eq!(r.status, 200);
-        assert!(
-            r.header("cache-control")
-                .is_some_and(|c| c.contains("max-age"))
-        );
+        assert!(r.header("cache-control").is_some_and(|c| c.contains("max-age")));
         let text = r.text();
         assert_eq!(
             playlist_line(&text, "#EXT-X-TARGETDURATION:"),
@@ -64,15 +53,10 @@ fn rtmp_publish_serves_multivariant_and_media_playlists() {
         );
         let sc = playlist_line(&text, "#EXT-X-SERVER-CONTROL:").expect("SERVER-CONTROL");
         assert_eq!(attr(sc, "CAN-BLOCK-RELOAD"), Some("YES"));
-        let phb: f64 = attr(sc, "PART-HOLD-BACK")
-            .expect("PART-HOLD-BACK")
-            .parse()
-            .expect("number");
+        let phb: f64 = attr(sc, "PART-HOLD-BACK").expect("PART-HOLD-BACK").parse().expect("number");
         assert!(phb >= 0.6 - 1e-9, "{sc}");
-        let skip: f64 = attr(sc, "CAN-SKIP-UNTIL")
-            .expect("CAN-SKIP-UNTIL")
-            .parse()
-            .expect("number");
+        let skip: f64 =
+            attr(sc, "CAN-SKIP-UNTIL").expect("CAN-SKIP-UNTIL").parse().expect("number");
         assert!(skip >= 6.0, "{sc}");
         assert!(text.contains("#EXT-X-MAP:URI=\""), "{text}");
         assert!(text.contains("#EXT-X-PROGRAM-DATE-TIME:20"), "{text}");
@@ -85,30 +69,20 @@ fn rtmp_publish_serves_multivariant_and_media_playlists() {
             assert!(text.contains("INDEPENDENT=YES"), "{text}");
         }
         // Every listed part and segment is downloadable and is CMAF (moof first, init ftyp).
-        let seg_uri = text
-            .lines()
-            .rfind(|l| l.ends_with(".m4s") && !l.starts_with('#'))
-            .expect("a segment");
+        let seg_uri =
+            text.lines().rfind(|l| l.ends_with(".m4s") && !l.starts_with('#')).expect("a segment");
         let seg = sluice.get(&format!("/live/cam1/hls/{seg_uri}"));
         assert_eq!(seg.status, 200);
         assert_eq!(&seg.body[4..8], b"moof");
-        assert!(
-            seg.header("cache-control")
-                .is_some_and(|c| c.contains("max-age"))
-        );
-        let map = playlist_line(&text, "#EXT-X-MAP:")
-            .and_then(|l| attr(l, "URI"))
-            .expect("map uri");
+        assert!(seg.header("cache-control").is_some_and(|c| c.contains("max-age")));
+        let map =
+            playlist_line(&text, "#EXT-X-MAP:").and_then(|l| attr(l, "URI")).expect("map uri");
         let init = sluice.get(&format!("/live/cam1/hls/{map}"));
         assert_eq!(&init.body[4..8], b"ftyp");
     }
 
     // gzip when asked, identical content once decoded.
-    let gz = get(
-        sluice.http,
-        "/live/cam1/hls/index.m3u8",
-        &[("Accept-Encoding", "gzip")],
-    );
+    let gz = get(sluice.http, "/live/cam1/hls/index.m3u8", &[("Accept-Encoding", "gzip")]);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(&gz.body[..2], &[0x1f, 0x8b]);
 }
@@ -122,18 +96,12 @@ fn blocking_reload_answers_when_the_next_part_lands() {
     let mut waits = Vec::new();
     let (mut msn, mut part) = last_part(&sluice.get("/live/block/hls/video.m3u8").text());
     for _ in 0..15 {
-        let path = format!(
-            "/live/block/hls/video.m3u8?_HLS_msn={msn}&_HLS_part={}",
-            part + 1
-        );
+        let path = format!("/live/block/hls/video.m3u8?_HLS_msn={msn}&_HLS_part={}", part + 1);
         let r = sluice.get(&path);
         assert_eq!(r.status, 200, "{path}: {}", r.text());
         let text = r.text();
         let (m, p) = last_part(&text);
-        assert!(
-            (m, p) > (msn, part),
-            "{path} answered without the requested part:\n{text}"
-        );
+        assert!((m, p) > (msn, part), "{path} answered without the requested part:\n{text}");
         waits.push(r.elapsed);
         (msn, part) = (m, p);
     }
@@ -142,10 +110,7 @@ fn blocking_reload_answers_when_the_next_part_lands() {
     let max = *waits.last().expect("15 samples");
     eprintln!("blocking reload wait p50={p50:?} max={max:?}");
     // The next part lands at most one part duration (200 ms) after the last one.
-    assert!(
-        max <= Duration::from_millis(300),
-        "a held request took {max:?}"
-    );
+    assert!(max <= Duration::from_millis(300), "a held request took {max:?}");
 
     // Far future → 400 at once; _HLS_part alone → 400; garbage → 400.
     for bad in [
@@ -167,22 +132,13 @@ fn blocking_reload_answers_when_the_next_part_lands() {
         .expect("hint")
         .to_owned();
     let r = sluice.get(&format!("/live/block/hls/{hint}"));
-    assert!(
-        r.status == 200 || r.status == 404,
-        "hinted part: {}",
-        r.status
-    );
+    assert!(r.status == 200 || r.status == 404, "hinted part: {}", r.status);
     if r.status == 200 {
         assert_eq!(&r.body[4..8], b"moof");
     }
     // A part far ahead is not held.
     let t = Instant::now();
-    assert_eq!(
-        sluice
-            .get(&format!("/live/block/hls/video/{}.0.m4s", msn + 50))
-            .status,
-        404
-    );
+    assert_eq!(sluice.get(&format!("/live/block/hls/video/{}.0.m4s", msn + 50)).status, 404);
     assert!(t.elapsed() < Duration::from_millis(200));
 }
 
@@ -206,19 +162,9 @@ fn ffprobe_decodes_both_tracks() {
         .output()
         .expect("ffprobe runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("codec_name=h264") && text.contains("width=640"),
-        "{text}"
-    );
-    assert!(
-        text.contains("codec_name=aac") && text.contains("sample_rate=48000"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("codec_name=h264") && text.contains("width=640"), "{text}");
+    assert!(text.contains("codec_name=aac") && text.contains("sample_rate=48000"), "{text}");
     // Decode three seconds of both tracks: no decoder errors.
     let out = std::process::Command::new("ffmpeg")
         .args([
@@ -250,10 +196,7 @@ fn reconnecting_publisher_keeps_the_playlist_valid() {
         if t.contains("#EXT-X-DISCONTINUITY\n") && m >= msn_before + 2 {
             break t;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no discontinuity after reconnect:\n{t}"
-        );
+        assert!(Instant::now() < deadline, "no discontinuity after reconnect:\n{t}");
         std::thread::sleep(Duration::from_millis(300));
     };
     let seq = |t: &str| -> u64 {
@@ -294,10 +237,7 @@ fn second_publisher_is_refused_and_garbage_harms_nothing() {
         if let Some(s) = second.exited() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the second publisher was not refused"
-        );
+        assert!(Instant::now() < deadline, "the second publisher was not refused");
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!status.success(), "ffmpeg should fail when refused");
@@ -306,17 +246,12 @@ fn second_publisher_is_refused_and_garbage_harms_nothing() {
     use std::io::Write;
     for _ in 0..5 {
         let mut s = std::net::TcpStream::connect(sluice.rtmp).expect("rtmp port open");
-        let junk: Vec<u8> = (0..5000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
+        let junk: Vec<u8> =
+            (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         let _ = s.write_all(&junk);
     }
     let r = raw(sluice.http, "BLAH / HTTP/9\r\n\r\n");
-    assert!(
-        r.status == 400 || r.status == 0 || r.status == 505,
-        "{}",
-        r.status
-    );
+    assert!(r.status == 400 || r.status == 0 || r.status == 505, "{}", r.status);
     let r = sluice.get("/live/one/hls/video.m3u8?_HLS_msn=-1");
     assert_eq!(r.status, 400);
     assert_eq!(sluice.get("/live/one/hls/../../etc/passwd").status, 404);
@@ -324,10 +259,7 @@ fn second_publisher_is_refused_and_garbage_harms_nothing() {
 
     // The live channel is unharmed: new parts keep arriving.
     let (m, p) = last_part(&sluice.get("/live/one/hls/video.m3u8").text());
-    let r = sluice.get(&format!(
-        "/live/one/hls/video.m3u8?_HLS_msn={m}&_HLS_part={}",
-        p + 1
-    ));
+    let r = sluice.get(&format!("/live/one/hls/video.m3u8?_HLS_msn={m}&_HLS_part={}", p + 1));
     assert_eq!(r.status, 200);
     assert!(last_part(&r.text()) > (m, p));
 }
@@ -347,29 +279,18 @@ fn obs_like_bframes_and_two_second_gop_play() {
     );
     let url = sluice.url("/live/obs/hls/index.m3u8");
     let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-i", &url, "-map", "0:v", "-t", "3", "-f", "null", "-",
-        ])
+        .args(["-v", "error", "-i", &url, "-map", "0:v", "-t", "3", "-f", "null", "-"])
         .output()
         .expect("ffmpeg runs");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && err.trim().is_empty(),
-        "decode errors with B-frames: {err}"
-    );
+    assert!(out.status.success() && err.trim().is_empty(), "decode errors with B-frames: {err}");
     // Composition offsets reached the parts: trun version 1 with composition offsets flag.
-    let seg_uri = text
-        .lines()
-        .rfind(|l| l.ends_with(".m4s") && !l.starts_with('#'))
-        .expect("a segment");
+    let seg_uri =
+        text.lines().rfind(|l| l.ends_with(".m4s") && !l.starts_with('#')).expect("a segment");
     let seg = sluice.get(&format!("/live/obs/hls/{seg_uri}")).body;
     let trun = seg.windows(4).position(|w| w == b"trun").expect("trun box");
     let flags = u32::from_be_bytes([0, seg[trun + 5], seg[trun + 6], seg[trun + 7]]);
-    assert_eq!(
-        seg[trun + 4],
-        1,
-        "trun version 1 (signed composition offsets)"
-    );
+    assert_eq!(seg[trun + 4], 1, "trun version 1 (signed composition offsets)");
     assert!(flags & 0x800 != 0, "composition offsets present");
 }
 

@@ -94,10 +94,9 @@ pub fn decide(
 fn requested_position(ring: &TrackRing, msn: u64, part: Option<u32>) -> Position {
     let part = part.unwrap_or(0);
     match ring.segment(msn) {
-        Some(seg) if seg.complete && part as usize >= seg.parts.len() => Position {
-            msn: msn.saturating_add(1),
-            part: 0,
-        },
+        Some(seg) if seg.complete && part as usize >= seg.parts.len() => {
+            Position { msn: msn.saturating_add(1), part: 0 }
+        }
         _ => Position { msn, part },
     }
 }
@@ -111,9 +110,7 @@ fn parts_ahead_at_least(wanted: Position, last: Position) -> u64 {
         // Part 0 of the next segment is at least one part after `last`; each further segment
         // contributes at least one more.
         let segments_between = wanted.msn.saturating_sub(last.msn).saturating_sub(1);
-        u64::from(wanted.part)
-            .saturating_add(1)
-            .saturating_add(segments_between)
+        u64::from(wanted.part).saturating_add(1).saturating_add(segments_between)
     }
 }
 
@@ -121,11 +118,7 @@ fn parts_ahead_at_least(wanted: Position, last: Position) -> u64 {
 /// Duration is less than one second, or three otherwise."
 /// Compared with a little slack so that 3 / 0.2 counts as 15, not 14.999….
 fn exceeds_advance_part_limit(parts_ahead: u64, part_target: f64) -> bool {
-    let limit = if part_target > 0.0 && part_target < 1.0 {
-        3.0 / part_target
-    } else {
-        3.0
-    };
+    let limit = if part_target > 0.0 && part_target < 1.0 { 3.0 / part_target } else { 3.0 };
     parts_ahead as f64 > limit + 1e-6
 }
 

@@ -72,30 +72,19 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
     // skipped segments are a prefix.
     let skip_boundary_ticks = (6 * td).saturating_mul(ts);
     let skipped = if delta && !ctx.ended {
-        after
-            .iter()
-            .take_while(|&&a| a > skip_boundary_ticks)
-            .count()
+        after.iter().take_while(|&&a| a > skip_boundary_ticks).count()
     } else {
         0
     };
 
-    let first_msn = listed
-        .first()
-        .map(|s| s.msn)
-        .or(empty_open.map(|s| s.msn))
-        .unwrap_or(0);
+    let first_msn = listed.first().map(|s| s.msn).or(empty_open.map(|s| s.msn)).unwrap_or(0);
     let pt_units = secs_to_units(ctx.part_target).max(1);
 
     let mut out = String::with_capacity(256 + listed.len().saturating_mul(160));
     out.push_str("#EXTM3U\n");
     // HLS §8: EXT-X-MAP outside I-frame playlists needs version 6, EXT-X-SKIP version 9; and
     // §6.2.1 "The value of the EXT-X-VERSION tag SHOULD NOT be greater than what is required".
-    out.push_str(if skipped > 0 {
-        "#EXT-X-VERSION:9\n"
-    } else {
-        "#EXT-X-VERSION:6\n"
-    });
+    out.push_str(if skipped > 0 { "#EXT-X-VERSION:9\n" } else { "#EXT-X-VERSION:6\n" });
     out.push_str(&format!("#EXT-X-TARGETDURATION:{td}\n"));
     // HLS §4.4.3.8: CAN-SKIP-UNTIL "MUST be at least six times the Target Duration";
     // PART-HOLD-BACK "MUST be at least twice the Part Target Duration. Its value SHOULD be at
@@ -106,10 +95,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
         units_trimmed((6 * td).saturating_mul(100_000)),
         units_trimmed(pt_units.saturating_mul(3))
     ));
-    out.push_str(&format!(
-        "#EXT-X-PART-INF:PART-TARGET={}\n",
-        units_trimmed(pt_units)
-    ));
+    out.push_str(&format!("#EXT-X-PART-INF:PART-TARGET={}\n", units_trimmed(pt_units)));
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{first_msn}\n"));
     // HLS §4.4.5.2: "Replacing segments with the the EXT-X-SKIP tag does not change the value
     // of the EXT-X-DISCONTINUITY-SEQUENCE tag."
@@ -165,11 +151,7 @@ pub fn render_media_playlist(ring: &TrackRing, ctx: &MediaPlaylistContext, delta
                     "#EXT-X-PART:DURATION={},URI={}{}\n",
                     secs_fixed(part.duration, ring.timescale(), DURATION_DECIMALS),
                     quoted(&part_uri(name, seg.msn, part_index(p))),
-                    if part.independent {
-                        ",INDEPENDENT=YES"
-                    } else {
-                        ""
-                    }
+                    if part.independent { ",INDEPENDENT=YES" } else { "" }
                 ));
             }
         }
@@ -215,25 +197,12 @@ fn push_preload_hints(
     name: &str,
 ) {
     let (next, next_init) = match (empty_open, last) {
-        (Some(open), _) => (
-            Position {
-                msn: open.msn,
-                part: 0,
-            },
-            open.init_version,
-        ),
-        (None, Some(seg)) if !seg.complete => (
-            Position {
-                msn: seg.msn,
-                part: part_index(seg.parts.len()),
-            },
-            seg.init_version,
-        ),
+        (Some(open), _) => (Position { msn: open.msn, part: 0 }, open.init_version),
+        (None, Some(seg)) if !seg.complete => {
+            (Position { msn: seg.msn, part: part_index(seg.parts.len()) }, seg.init_version)
+        }
         (None, Some(seg)) => (
-            Position {
-                msn: seg.msn.saturating_add(1),
-                part: 0,
-            },
+            Position { msn: seg.msn.saturating_add(1), part: 0 },
             // The next segment will use the newest init (TrackRing::begin_segment).
             ring.current_init().map_or(seg.init_version, |i| i.version),
         ),

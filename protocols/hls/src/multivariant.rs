@@ -80,11 +80,8 @@ pub fn render_multivariant(input: &MultivariantInput<'_>) -> String {
     }
     // HLS §6.2.4: CODECS "MUST include every media format [RFC6381] present in any Media
     // Segment in any of the Renditions specified by the Variant Stream".
-    let codecs: Vec<String> = [input.video, input.audio]
-        .iter()
-        .flatten()
-        .map(|r| r.track.codec_string())
-        .collect();
+    let codecs: Vec<String> =
+        [input.video, input.audio].iter().flatten().map(|r| r.track.codec_string()).collect();
     out.push_str(",CODECS=");
     out.push_str(&quoted(&codecs.join(",")));
     if let Some(video) = input.video {

@@ -36,11 +36,7 @@ pub fn units_trimmed(units: u64) -> String {
     let int = units / 100_000;
     let frac = format!("{:05}", units % 100_000);
     let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        format!("{int}.0")
-    } else {
-        format!("{int}.{frac}")
-    }
+    if frac.is_empty() { format!("{int}.0") } else { format!("{int}.{frac}") }
 }
 
 /// The inside of a quoted-string: HLS §4.2 "MUST NOT include a double quote (0x22), carriage
@@ -93,11 +89,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     // Month index counted from March (0 = March … 11 = February).
     let shifted_month = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     // day is 1..=31 and month 1..=12 by construction.
     (year, month as u32, day as u32)
@@ -136,28 +128,13 @@ mod tests {
     #[test]
     fn program_date_time_epoch_and_leap_days() {
         assert_eq!(format_program_date_time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            format_program_date_time(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            format_program_date_time(1_709_210_096_789),
-            "2024-02-29T12:34:56.789Z"
-        );
-        assert_eq!(
-            format_program_date_time(1_700_000_000_000),
-            "2023-11-14T22:13:20.000Z"
-        );
+        assert_eq!(format_program_date_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(format_program_date_time(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
+        assert_eq!(format_program_date_time(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
         assert_eq!(format_program_date_time(-1), "1969-12-31T23:59:59.999Z");
         // 1900 is not a leap year: 1900-02-28 is followed by 1900-03-01.
-        assert_eq!(
-            format_program_date_time(-2_203_977_600_000),
-            "1900-02-28T00:00:00.000Z"
-        );
-        assert_eq!(
-            format_program_date_time(-2_203_891_200_000),
-            "1900-03-01T00:00:00.000Z"
-        );
+        assert_eq!(format_program_date_time(-2_203_977_600_000), "1900-02-28T00:00:00.000Z");
+        assert_eq!(format_program_date_time(-2_203_891_200_000), "1900-03-01T00:00:00.000Z");
     }
 
     #[test]

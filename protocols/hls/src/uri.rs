@@ -29,22 +29,10 @@ const RESERVED_NAME: &str = "index";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource<'a> {
     Multivariant,
-    MediaPlaylist {
-        rendition: &'a str,
-    },
-    Init {
-        rendition: &'a str,
-        version: u32,
-    },
-    Segment {
-        rendition: &'a str,
-        msn: u64,
-    },
-    Part {
-        rendition: &'a str,
-        msn: u64,
-        part: u32,
-    },
+    MediaPlaylist { rendition: &'a str },
+    Init { rendition: &'a str, version: u32 },
+    Segment { rendition: &'a str, msn: u64 },
+    Part { rendition: &'a str, msn: u64, part: u32 },
 }
 
 impl Resource<'_> {
@@ -55,11 +43,7 @@ impl Resource<'_> {
             Resource::MediaPlaylist { rendition } => media_playlist_uri(rendition),
             Resource::Init { rendition, version } => init_uri(rendition, version),
             Resource::Segment { rendition, msn } => segment_uri(rendition, msn),
-            Resource::Part {
-                rendition,
-                msn,
-                part,
-            } => part_uri(rendition, msn, part),
+            Resource::Part { rendition, msn, part } => part_uri(rendition, msn, part),
         }
     }
 
@@ -95,9 +79,7 @@ pub fn is_valid_rendition_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_RENDITION_LEN
         && name != RESERVED_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// `{rendition}.m3u8`
@@ -136,46 +118,29 @@ pub fn parse_resource(tail: &str) -> Result<Resource<'_>, ResourceError> {
     match tail.split_once('/') {
         None => {
             let rendition = tail.strip_suffix(".m3u8").ok_or(ResourceError::Unknown)?;
-            Ok(Resource::MediaPlaylist {
-                rendition: rendition_name(rendition)?,
-            })
+            Ok(Resource::MediaPlaylist { rendition: rendition_name(rendition)? })
         }
         Some((rendition, file)) => {
             let rendition = rendition_name(rendition)?;
             if file.contains('/') {
                 return Err(ResourceError::Unknown);
             }
-            if let Some(version) = file
-                .strip_prefix("init-")
-                .and_then(|f| f.strip_suffix(".mp4"))
-            {
-                return Ok(Resource::Init {
-                    rendition,
-                    version: number(version)?,
-                });
+            if let Some(version) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
+                return Ok(Resource::Init { rendition, version: number(version)? });
             }
             let stem = file.strip_suffix(".m4s").ok_or(ResourceError::Unknown)?;
             match stem.split_once('.') {
-                None => Ok(Resource::Segment {
-                    rendition,
-                    msn: number(stem)?,
-                }),
-                Some((msn, part)) => Ok(Resource::Part {
-                    rendition,
-                    msn: number(msn)?,
-                    part: number(part)?,
-                }),
+                None => Ok(Resource::Segment { rendition, msn: number(stem)? }),
+                Some((msn, part)) => {
+                    Ok(Resource::Part { rendition, msn: number(msn)?, part: number(part)? })
+                }
             }
         }
     }
 }
 
 fn rendition_name(name: &str) -> Result<&str, ResourceError> {
-    if is_valid_rendition_name(name) {
-        Ok(name)
-    } else {
-        Err(ResourceError::BadRendition)
-    }
+    if is_valid_rendition_name(name) { Ok(name) } else { Err(ResourceError::BadRendition) }
 }
 
 /// A canonical decimal: digits only, no leading zero unless the number is 0, fits `T`.
@@ -202,25 +167,15 @@ mod tests {
             );
             assert_eq!(
                 parse_resource(&init_uri(name, 7)),
-                Ok(Resource::Init {
-                    rendition: name,
-                    version: 7
-                })
+                Ok(Resource::Init { rendition: name, version: 7 })
             );
             assert_eq!(
                 parse_resource(&segment_uri(name, u64::MAX)),
-                Ok(Resource::Segment {
-                    rendition: name,
-                    msn: u64::MAX
-                })
+                Ok(Resource::Segment { rendition: name, msn: u64::MAX })
             );
             assert_eq!(
                 parse_resource(&part_uri(name, 0, u32::MAX)),
-                Ok(Resource::Part {
-                    rendition: name,
-                    msn: 0,
-                    part: u32::MAX
-                })
+                Ok(Resource::Part { rendition: name, msn: 0, part: u32::MAX })
             );
         }
         assert_eq!(parse_resource(MULTIVARIANT_URI), Ok(Resource::Multivariant));

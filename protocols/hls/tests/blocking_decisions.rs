@@ -23,18 +23,11 @@ fn live() -> TrackRing {
 }
 
 fn msn(m: u64) -> Directives {
-    Directives {
-        msn: Some(m),
-        ..Directives::default()
-    }
+    Directives { msn: Some(m), ..Directives::default() }
 }
 
 fn msn_part(m: u64, p: u32) -> Directives {
-    Directives {
-        msn: Some(m),
-        part: Some(p),
-        ..Directives::default()
-    }
+    Directives { msn: Some(m), part: Some(p), ..Directives::default() }
 }
 
 fn now(d: Directives) -> Decision {
@@ -48,21 +41,14 @@ fn request_without_directives_is_answered_at_once() {
 
 #[test]
 fn part_without_msn_is_a_bad_request() {
-    let d = Directives {
-        part: Some(1),
-        ..Directives::default()
-    };
+    let d = Directives { part: Some(1), ..Directives::default() };
     assert!(matches!(now(d), Decision::BadRequest(_)));
 }
 
 #[test]
 fn msn_alone_is_ready_once_that_segment_has_its_first_part() {
     assert_eq!(now(msn(11)), Decision::Ready);
-    assert_eq!(
-        now(msn(12)),
-        Decision::Ready,
-        "open segment 12 already lists part 0"
-    );
+    assert_eq!(now(msn(12)), Decision::Ready, "open segment 12 already lists part 0");
     assert_eq!(now(msn(13)), Decision::Wait);
 }
 
@@ -89,28 +75,13 @@ fn part_past_the_end_of_a_complete_segment_means_part_zero_of_the_next() {
     // Once 12 completes with two parts, (12, 2) is (13, 0): wait for segment 13.
     let mut r = live();
     r.complete_segment();
-    assert_eq!(
-        decide(&msn_part(12, 2), &r, 0, TD, PT, false),
-        Decision::Wait
-    );
+    assert_eq!(decide(&msn_part(12, 2), &r, 0, TD, PT, false), Decision::Wait);
     assert_eq!(decide(&msn(13), &r, 0, TD, PT, false), Decision::Wait);
     r.begin_segment(13, 3000, 0, false).unwrap();
-    assert_eq!(
-        decide(&msn(13), &r, 0, TD, PT, false),
-        Decision::Wait,
-        "no part yet"
-    );
-    r.push_part(Part {
-        start_dts: 3000,
-        duration: 500,
-        independent: true,
-        data: "x".into(),
-    })
-    .unwrap();
-    assert_eq!(
-        decide(&msn_part(12, 2), &r, 0, TD, PT, false),
-        Decision::Ready
-    );
+    assert_eq!(decide(&msn(13), &r, 0, TD, PT, false), Decision::Wait, "no part yet");
+    r.push_part(Part { start_dts: 3000, duration: 500, independent: true, data: "x".into() })
+        .unwrap();
+    assert_eq!(decide(&msn_part(12, 2), &r, 0, TD, PT, false), Decision::Ready);
     assert_eq!(decide(&msn(13), &r, 0, TD, PT, false), Decision::Ready);
 }
 
@@ -132,32 +103,17 @@ fn part_beyond_the_advance_part_limit_is_refused() {
     assert!(matches!(now(msn_part(13, 6)), Decision::BadRequest(_)));
     assert_eq!(now(msn_part(14, 4)), Decision::Wait);
     assert!(matches!(now(msn_part(14, 5)), Decision::BadRequest(_)));
-    assert!(matches!(
-        now(msn_part(12, u32::MAX)),
-        Decision::BadRequest(_)
-    ));
+    assert!(matches!(now(msn_part(12, u32::MAX)), Decision::BadRequest(_)));
 }
 
 #[test]
 fn advance_part_limit_is_three_parts_from_one_second_parts_up() {
     let r = live();
-    assert_eq!(
-        decide(&msn_part(12, 4), &r, 0, TD, 1.0, false),
-        Decision::Wait
-    );
-    assert!(matches!(
-        decide(&msn_part(12, 5), &r, 0, TD, 1.0, false),
-        Decision::BadRequest(_)
-    ));
+    assert_eq!(decide(&msn_part(12, 4), &r, 0, TD, 1.0, false), Decision::Wait);
+    assert!(matches!(decide(&msn_part(12, 5), &r, 0, TD, 1.0, false), Decision::BadRequest(_)));
     // 3 / 0.2 = 15 parts, despite 0.2 not being exact in binary.
-    assert_eq!(
-        decide(&msn_part(12, 16), &r, 0, TD, 0.2, false),
-        Decision::Wait
-    );
-    assert!(matches!(
-        decide(&msn_part(12, 17), &r, 0, TD, 0.2, false),
-        Decision::BadRequest(_)
-    ));
+    assert_eq!(decide(&msn_part(12, 16), &r, 0, TD, 0.2, false), Decision::Wait);
+    assert!(matches!(decide(&msn_part(12, 17), &r, 0, TD, 0.2, false), Decision::BadRequest(_)));
 }
 
 #[test]
@@ -165,10 +121,7 @@ fn held_longer_than_three_target_durations_is_unavailable() {
     let r = live();
     assert_eq!(block_limit_ms(TD), 6000);
     assert_eq!(decide(&msn(13), &r, 6000, TD, PT, false), Decision::Wait);
-    assert_eq!(
-        decide(&msn(13), &r, 6001, TD, PT, false),
-        Decision::Unavailable
-    );
+    assert_eq!(decide(&msn(13), &r, 6001, TD, PT, false), Decision::Unavailable);
     // Ready wins over the time limit: the playlist is there to send.
     assert_eq!(decide(&msn(12), &r, 60_000, TD, PT, false), Decision::Ready);
 }
@@ -185,12 +138,6 @@ fn ended_playlist_answers_every_request_at_once() {
 fn empty_ring_waits_then_gives_up() {
     let r = TrackRing::new(1000, 8);
     assert_eq!(decide(&msn(0), &r, 0, TD, PT, false), Decision::Wait);
-    assert_eq!(
-        decide(&msn(0), &r, 6001, TD, PT, false),
-        Decision::Unavailable
-    );
-    assert_eq!(
-        decide(&Directives::default(), &r, 0, TD, PT, false),
-        Decision::Ready
-    );
+    assert_eq!(decide(&msn(0), &r, 6001, TD, PT, false), Decision::Unavailable);
+    assert_eq!(decide(&Directives::default(), &r, 0, TD, PT, false), Decision::Ready);
 }

@@ -111,21 +111,14 @@ fn completed_last_segment_hints_part_zero_of_the_next_and_a_new_init() {
     ));
 
     // Segment 2 opened but has no part yet: not listed, still hinted.
-    r.begin_segment(2, 180_000, common::BASE_MS + 2000, true)
-        .unwrap();
+    r.begin_segment(2, 180_000, common::BASE_MS + 2000, true).unwrap();
     let opened = render_media_playlist(&r, &ctx, false);
     assert_eq!(opened, text);
 }
 
 #[test]
 fn ended_playlist_has_endlist_and_no_hint_and_ignores_delta() {
-    let r = ring(
-        90_000,
-        0,
-        &(0..12)
-            .map(|m| Seg::new(m, &[P, P, P, P]))
-            .collect::<Vec<_>>(),
-    );
+    let r = ring(90_000, 0, &(0..12).map(|m| Seg::new(m, &[P, P, P, P])).collect::<Vec<_>>());
     let mut ctx = video_ctx(3);
     ctx.ended = true;
     ctx.rendition_reports = vec![("audio.m3u8".into(), Position { msn: 11, part: 3 })];
@@ -167,10 +160,7 @@ video/11.m4s
     // HLS §6.2.5.1: _HLS_skip is ignored when the playlist has EXT-X-ENDLIST.
     let mut long = ctx.clone();
     long.window = 12;
-    assert_eq!(
-        render_media_playlist(&r, &long, true),
-        render_media_playlist(&r, &long, false)
-    );
+    assert_eq!(render_media_playlist(&r, &long, true), render_media_playlist(&r, &long, false));
 }
 
 /// Segments 100–108 of 2 s (102 after a discontinuity with a new init), 109 open with one part.
@@ -178,11 +168,7 @@ fn long_ring(change_at: u64) -> sluice_media::ring::TrackRing {
     let segs: Vec<Seg<'_>> = (100..110)
         .map(|m| {
             let s = Seg::new(m, if m == 109 { &[P] } else { &[P, P, P, P] });
-            let s = if m == change_at {
-                s.discontinuity_with_new_init()
-            } else {
-                s
-            };
+            let s = if m == change_at { s.discontinuity_with_new_init() } else { s };
             if m == 109 { s.open() } else { s }
         })
         .collect();
@@ -256,10 +242,7 @@ fn delta_update_keeps_a_map_that_changes_at_the_first_unskipped_segment() {
 fn delta_request_on_a_short_playlist_returns_the_full_playlist() {
     let r = long_ring(102);
     let ctx = video_ctx(5); // 105–109: 8.5 s, nothing beyond the 12 s skip boundary
-    assert_eq!(
-        render_media_playlist(&r, &ctx, true),
-        render_media_playlist(&r, &ctx, false)
-    );
+    assert_eq!(render_media_playlist(&r, &ctx, true), render_media_playlist(&r, &ctx, false));
 }
 
 #[test]
@@ -267,8 +250,7 @@ fn audio_playlist_marks_every_part_independent_and_reports_video() {
     // 48 kHz audio, parts of ten AAC frames (10 240 ticks = 0.21333 s).
     const A: u64 = 10_240;
     let mut r = ring(48_000, 0, &[Seg::new(7, &[A, A, A]).keyframes(&[1, 2])]);
-    r.begin_segment(8, 3 * A as i64, common::BASE_MS + 640, false)
-        .unwrap();
+    r.begin_segment(8, 3 * A as i64, common::BASE_MS + 640, false).unwrap();
     r.push_part(sluice_media::ring::Part {
         start_dts: 3 * A as i64,
         duration: A,
@@ -309,26 +291,17 @@ audio/7.m4s
 
 #[test]
 fn parts_stay_on_the_last_three_segments_counting_the_hinted_one() {
-    let mut r = ring(
-        90_000,
-        0,
-        &(0..5)
-            .map(|m| Seg::new(m, &[P, P, P, P]))
-            .collect::<Vec<_>>(),
-    );
+    let mut r = ring(90_000, 0, &(0..5).map(|m| Seg::new(m, &[P, P, P, P])).collect::<Vec<_>>());
     let ctx = video_ctx(5);
     let with_parts = |text: &str| -> Vec<u64> {
-        (0..6)
-            .filter(|m| text.contains(&format!("URI=\"video/{m}.0.m4s\",INDEPENDENT")))
-            .collect()
+        (0..6).filter(|m| text.contains(&format!("URI=\"video/{m}.0.m4s\",INDEPENDENT"))).collect()
     };
     // Last segment complete: the hint opens segment 5, so parts are listed for 3 and 4 only.
     let text = render_media_playlist(&r, &ctx, false);
     assert_eq!(with_parts(&text), [3, 4]);
     assert!(text.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"video/5.0.m4s\"\n"));
     // Part 0 of 5 published: 3, 4 and the open 5.
-    r.begin_segment(5, 5 * 4 * P as i64, common::BASE_MS + 10_000, false)
-        .unwrap();
+    r.begin_segment(5, 5 * 4 * P as i64, common::BASE_MS + 10_000, false).unwrap();
     r.push_part(sluice_media::ring::Part {
         start_dts: 5 * 4 * P as i64,
         duration: P,
@@ -336,15 +309,9 @@ fn parts_stay_on_the_last_three_segments_counting_the_hinted_one() {
         data: bytes::Bytes::from_static(b"moof+mdat"),
     })
     .unwrap();
-    assert_eq!(
-        with_parts(&render_media_playlist(&r, &ctx, false)),
-        [3, 4, 5]
-    );
+    assert_eq!(with_parts(&render_media_playlist(&r, &ctx, false)), [3, 4, 5]);
     // Ended (no hint): the last three complete segments.
     r.complete_segment();
     let ended = MediaPlaylistContext { ended: true, ..ctx };
-    assert_eq!(
-        with_parts(&render_media_playlist(&r, &ended, false)),
-        [3, 4, 5]
-    );
+    assert_eq!(with_parts(&render_media_playlist(&r, &ended, false)), [3, 4, 5]);
 }

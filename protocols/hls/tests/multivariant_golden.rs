@@ -10,14 +10,8 @@ fn video_with_audio_group() {
     let video = h264_track(1280, 720, Some((30, 1)));
     let audio = aac_track(2);
     let text = render_multivariant(&MultivariantInput {
-        video: Some(Rendition {
-            name: "video",
-            track: &video,
-        }),
-        audio: Some(Rendition {
-            name: "audio",
-            track: &audio,
-        }),
+        video: Some(Rendition { name: "video", track: &video }),
+        audio: Some(Rendition { name: "audio", track: &audio }),
         bandwidth: 2_500_000,
         average_bandwidth: Some(2_000_000),
         independent_segments: true,
@@ -37,10 +31,7 @@ fn audio_only_variant_points_at_the_audio_playlist() {
     let audio = aac_track(1);
     let text = render_multivariant(&MultivariantInput {
         video: None,
-        audio: Some(Rendition {
-            name: "audio",
-            track: &audio,
-        }),
+        audio: Some(Rendition { name: "audio", track: &audio }),
         bandwidth: 131_000,
         average_bandwidth: None,
         independent_segments: true,
@@ -58,10 +49,7 @@ audio.m3u8
 fn video_only_variant_with_ntsc_rate_and_no_independence_claim() {
     let video = h264_track(1920, 1080, Some((30_000, 1001)));
     let text = render_multivariant(&MultivariantInput {
-        video: Some(Rendition {
-            name: "video",
-            track: &video,
-        }),
+        video: Some(Rendition { name: "video", track: &video }),
         audio: None,
         bandwidth: 6_000_000,
         average_bandwidth: None,
@@ -80,14 +68,8 @@ fn unknown_size_rate_and_channels_are_left_out() {
     let video = h264_track(0, 0, None);
     let audio = aac_track(0);
     let text = render_multivariant(&MultivariantInput {
-        video: Some(Rendition {
-            name: "video",
-            track: &video,
-        }),
-        audio: Some(Rendition {
-            name: "audio",
-            track: &audio,
-        }),
+        video: Some(Rendition { name: "video", track: &video }),
+        audio: Some(Rendition { name: "audio", track: &audio }),
         bandwidth: 1,
         average_bandwidth: None,
         independent_segments: true,

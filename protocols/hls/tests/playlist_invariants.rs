@@ -15,18 +15,7 @@ use sluice_media::ring::{Part, Position, TrackRing};
 fn server_control_bounds_hold_for_awkward_part_targets() {
     let r = common::ring(90_000, 0, &[common::Seg::new(0, &[45_000]).open()]);
     for td in [1u32, 2, 4, 6, 10] {
-        for pt in [
-            0.1,
-            0.2,
-            0.25,
-            1.0 / 3.0,
-            0.33334,
-            0.5,
-            0.99999,
-            1.0,
-            1.5,
-            2.0,
-        ] {
+        for pt in [0.1, 0.2, 0.25, 1.0 / 3.0, 0.33334, 0.5, 0.99999, 1.0, 1.5, 2.0] {
             let ctx = MediaPlaylistContext {
                 rendition: "video".into(),
                 target_duration: td,
@@ -40,21 +29,12 @@ fn server_control_bounds_hold_for_awkward_part_targets() {
             let part_target = num("#EXT-X-PART-INF", "PART-TARGET");
             let hold_back = num("#EXT-X-SERVER-CONTROL", "PART-HOLD-BACK");
             let skip_until = num("#EXT-X-SERVER-CONTROL", "CAN-SKIP-UNTIL");
-            assert!(
-                (part_target - pt).abs() <= 0.000_005,
-                "PART-TARGET {part_target} for {pt}"
-            );
+            assert!((part_target - pt).abs() <= 0.000_005, "PART-TARGET {part_target} for {pt}");
             // HLS §4.4.3.8: PART-HOLD-BACK SHOULD be ≥ 3 × PART-TARGET (MUST ≥ 2 ×);
             // CAN-SKIP-UNTIL MUST be ≥ 6 × TARGETDURATION.
-            assert!(
-                hold_back + 1e-9 >= 3.0 * part_target,
-                "{hold_back} < 3 × {part_target}"
-            );
+            assert!(hold_back + 1e-9 >= 3.0 * part_target, "{hold_back} < 3 × {part_target}");
             assert!(skip_until >= 6.0 * f64::from(td), "{skip_until} < 6 × {td}");
-            assert_eq!(
-                attr(&text, "#EXT-X-SERVER-CONTROL", "CAN-BLOCK-RELOAD"),
-                Some("YES")
-            );
+            assert_eq!(attr(&text, "#EXT-X-SERVER-CONTROL", "CAN-BLOCK-RELOAD"), Some("YES"));
         }
     }
 }
@@ -91,22 +71,15 @@ fn parse(text: &str) -> Parsed {
             break;
         }
     }
-    if let Some(v) = lines
-        .peek()
-        .and_then(|l| l.strip_prefix("#EXT-X-SKIP:SKIPPED-SEGMENTS="))
-    {
+    if let Some(v) = lines.peek().and_then(|l| l.strip_prefix("#EXT-X-SKIP:SKIPPED-SEGMENTS=")) {
         p.skipped = v.parse().unwrap();
         lines.next();
     }
     let mut block = Vec::new();
     for line in lines {
-        let trailer = [
-            "#EXT-X-PRELOAD-HINT",
-            "#EXT-X-RENDITION-REPORT",
-            "#EXT-X-ENDLIST",
-        ]
-        .iter()
-        .any(|t| line.starts_with(t));
+        let trailer = ["#EXT-X-PRELOAD-HINT", "#EXT-X-RENDITION-REPORT", "#EXT-X-ENDLIST"]
+            .iter()
+            .any(|t| line.starts_with(t));
         if trailer || !p.trailer.is_empty() {
             p.trailer.push(line.to_owned());
             continue;
@@ -156,12 +129,7 @@ impl Live {
     fn new() -> Self {
         let mut ring = TrackRing::new(90_000, 20);
         ring.push_init(Bytes::from_static(b"init"));
-        Live {
-            ring,
-            msn: 0,
-            dts: 0,
-            parts_in_segment: 0,
-        }
+        Live { ring, msn: 0, dts: 0, parts_in_segment: 0 }
     }
 
     /// Publishes the next part: four parts per segment, every fifth segment ends on a short
@@ -173,16 +141,10 @@ impl Live {
                 self.ring.push_init(Bytes::from_static(b"init"));
             }
             let pdt = common::BASE_MS + self.dts / 90;
-            self.ring
-                .begin_segment(self.msn, self.dts, pdt, disc)
-                .unwrap();
+            self.ring.begin_segment(self.msn, self.dts, pdt, disc).unwrap();
         }
         let last = self.parts_in_segment == 3;
-        let duration = if last && self.msn % 5 == 4 {
-            30_000
-        } else {
-            45_000
-        };
+        let duration = if last && self.msn % 5 == 4 { 30_000 } else { 45_000 };
         self.ring
             .push_part(Part {
                 start_dts: self.dts,
@@ -226,20 +188,12 @@ fn live_reloads_only_append_and_trim_the_head() {
         live.step();
         let text = render_media_playlist(&live.ring, &ctx, false);
         dump(&text, "full", live.ring.last_position());
-        dump(
-            &render_media_playlist(&live.ring, &ctx, true),
-            "delta",
-            live.ring.last_position(),
-        );
+        dump(&render_media_playlist(&live.ring, &ctx, true), "delta", live.ring.last_position());
         let cur = parse(&text);
 
         // Header attributes never change (HLS §6.2.1, LLHLS-PI-02), except the sequence tags.
         let fixed = |p: &Parsed| -> Vec<String> {
-            p.header
-                .iter()
-                .filter(|l| !l.contains("-SEQUENCE:"))
-                .cloned()
-                .collect()
+            p.header.iter().filter(|l| !l.contains("-SEQUENCE:")).cloned().collect()
         };
 
         let mut dsn = cur.discontinuity_sequence;
@@ -253,11 +207,7 @@ fn live_reloads_only_append_and_trim_the_head() {
             // A segment keeps its discontinuity sequence number across reloads.
             assert_eq!(*dsn_of.entry(msn).or_insert(dsn), dsn, "DSN of {msn}");
             // Every segment has PDT, and an EXT-X-MAP applies to it.
-            assert!(
-                block
-                    .iter()
-                    .any(|l| l.starts_with("#EXT-X-PROGRAM-DATE-TIME:"))
-            );
+            assert!(block.iter().any(|l| l.starts_with("#EXT-X-PROGRAM-DATE-TIME:")));
             // Parts, if listed, come after the parent's other tags and before EXTINF.
             let first_part = block.iter().position(|l| l.starts_with("#EXT-X-PART:"));
             if let Some(fp) = first_part {
@@ -273,15 +223,9 @@ fn live_reloads_only_append_and_trim_the_head() {
         }
         assert!(cur.blocks[0].iter().any(|l| l.starts_with("#EXT-X-MAP:")));
         // Parts are only listed on a suffix of the segments.
-        let with_parts: Vec<bool> = cur
-            .blocks
-            .iter()
-            .map(|b| b.iter().any(|l| l.starts_with("#EXT-X-PART:")))
-            .collect();
-        assert!(
-            with_parts.windows(2).all(|w| !w[0] || w[1]),
-            "{with_parts:?}"
-        );
+        let with_parts: Vec<bool> =
+            cur.blocks.iter().map(|b| b.iter().any(|l| l.starts_with("#EXT-X-PART:"))).collect();
+        assert!(with_parts.windows(2).all(|w| !w[0] || w[1]), "{with_parts:?}");
         // Once a complete segment is listed without parts, its parts never come back.
         for (block, &has_parts) in cur.blocks.iter().zip(&with_parts) {
             let complete = !block.last().unwrap().starts_with('#');
@@ -289,10 +233,7 @@ fn live_reloads_only_append_and_trim_the_head() {
             if complete && !has_parts {
                 parts_gone.insert(msn);
             }
-            assert!(
-                !(has_parts && parts_gone.contains(&msn)),
-                "parts of {msn} came back"
-            );
+            assert!(!(has_parts && parts_gone.contains(&msn)), "parts of {msn} came back");
         }
 
         // The hinted part is the part published next (LLHLS-PH-05).
@@ -303,14 +244,9 @@ fn live_reloads_only_append_and_trim_the_head() {
                 "{h}"
             );
         }
-        let hint = cur
-            .trailer
-            .iter()
-            .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="));
-        hinted = Some(
-            hint.expect("live playlists always hint the next part")
-                .to_owned(),
-        );
+        let hint =
+            cur.trailer.iter().find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="));
+        hinted = Some(hint.expect("live playlists always hint the next part").to_owned());
 
         if let Some(prev) = &prev {
             assert_eq!(fixed(prev), fixed(&cur));
@@ -354,11 +290,7 @@ fn delta_update_is_the_full_playlist_with_its_oldest_segments_replaced_by_skip()
         assert_eq!(delta.media_sequence, full.media_sequence);
         assert_eq!(delta.discontinuity_sequence, full.discontinuity_sequence);
         let versionless = |p: &Parsed| -> Vec<String> {
-            p.header
-                .iter()
-                .filter(|l| !l.starts_with("#EXT-X-VERSION"))
-                .cloned()
-                .collect()
+            p.header.iter().filter(|l| !l.starts_with("#EXT-X-VERSION")).cloned().collect()
         };
         assert_eq!(versionless(&delta), versionless(&full));
         assert!(delta.header.contains(&"#EXT-X-VERSION:9".to_owned()));
@@ -385,27 +317,15 @@ fn delta_update_is_the_full_playlist_with_its_oldest_segments_replaced_by_skip()
             .map(|v| v.trim_end_matches(',').parse().unwrap())
             .unwrap();
         assert!(kept_secs - first_kept_secs <= 12.0 + 1e-6);
-        assert!(
-            kept_secs > 12.0,
-            "the last skipped segment ends beyond the boundary"
-        );
+        assert!(kept_secs > 12.0, "the last skipped segment ends beyond the boundary");
     }
     assert!(saw_skip > 100);
 }
 
 #[test]
 fn extreme_settings_render_without_panicking() {
-    let r = common::ring(
-        u32::MAX,
-        0,
-        &[common::Seg::new(u64::MAX - 1, &[u64::MAX / 4]).open()],
-    );
-    for (td, pt) in [
-        (u32::MAX, f64::MAX),
-        (0, 0.0),
-        (1, f64::NAN),
-        (u32::MAX, -1.0),
-    ] {
+    let r = common::ring(u32::MAX, 0, &[common::Seg::new(u64::MAX - 1, &[u64::MAX / 4]).open()]);
+    for (td, pt) in [(u32::MAX, f64::MAX), (0, 0.0), (1, f64::NAN), (u32::MAX, -1.0)] {
         let ctx = MediaPlaylistContext {
             rendition: "video".into(),
             target_duration: td,
@@ -413,20 +333,14 @@ fn extreme_settings_render_without_panicking() {
             window: usize::MAX,
             rendition_reports: vec![(
                 "a\"b.m3u8".into(),
-                Position {
-                    msn: u64::MAX,
-                    part: u32::MAX,
-                },
+                Position { msn: u64::MAX, part: u32::MAX },
             )],
             ended: false,
         };
         for delta in [false, true] {
             let text = render_media_playlist(&r, &ctx, delta);
             assert!(text.starts_with("#EXTM3U\n"));
-            assert!(
-                text.contains("URI=\"ab.m3u8\""),
-                "quotes are stripped from quoted-strings"
-            );
+            assert!(text.contains("URI=\"ab.m3u8\""), "quotes are stripped from quoted-strings");
         }
     }
 }

@@ -6,36 +6,20 @@ use sluice_hls::{Resource, ResourceError, parse_resource};
 #[test]
 fn every_resource_kind_parses() {
     assert_eq!(parse_resource("index.m3u8"), Ok(Resource::Multivariant));
-    assert_eq!(
-        parse_resource("video.m3u8"),
-        Ok(Resource::MediaPlaylist { rendition: "video" })
-    );
+    assert_eq!(parse_resource("video.m3u8"), Ok(Resource::MediaPlaylist { rendition: "video" }));
     assert_eq!(
         parse_resource("audio/init-3.mp4"),
-        Ok(Resource::Init {
-            rendition: "audio",
-            version: 3
-        })
+        Ok(Resource::Init { rendition: "audio", version: 3 })
     );
     assert_eq!(
         parse_resource("video/12.m4s"),
-        Ok(Resource::Segment {
-            rendition: "video",
-            msn: 12
-        })
+        Ok(Resource::Segment { rendition: "video", msn: 12 })
     );
     assert_eq!(
         parse_resource("video/12.3.m4s"),
-        Ok(Resource::Part {
-            rendition: "video",
-            msn: 12,
-            part: 3
-        })
+        Ok(Resource::Part { rendition: "video", msn: 12, part: 3 })
     );
-    assert_eq!(
-        parse_resource("video/0.0.m4s").unwrap().rendition(),
-        Some("video")
-    );
+    assert_eq!(parse_resource("video/0.0.m4s").unwrap().rendition(), Some("video"));
     assert_eq!(Resource::Multivariant.rendition(), None);
 }
 
@@ -76,10 +60,7 @@ fn malformed_paths_are_rejected() {
     for (path, err) in cases {
         assert_eq!(parse_resource(path), Err(*err), "{path:?}");
     }
-    assert_eq!(
-        parse_resource(&"a".repeat(129)),
-        Err(ResourceError::TooLong)
-    );
+    assert_eq!(parse_resource(&"a".repeat(129)), Err(ResourceError::TooLong));
 }
 
 /// xorshift64*: deterministic pseudo-random bytes without a dependency.
@@ -124,20 +105,12 @@ fn garbage_paths_never_panic_and_matches_are_canonical() {
         "?",
         "#",
     ];
-    let valid = [
-        "video/12.3.m4s",
-        "audio/init-0.mp4",
-        "video.m3u8",
-        "index.m3u8",
-        "video/7.m4s",
-    ];
+    let valid = ["video/12.3.m4s", "audio/init-0.mp4", "video.m3u8", "index.m3u8", "video/7.m4s"];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut matched = 0;
     for i in 0..20_000 {
         let path: String = if i % 2 == 0 {
-            (0..rng.below(8))
-                .map(|_| PIECES[rng.below(PIECES.len())])
-                .collect()
+            (0..rng.below(8)).map(|_| PIECES[rng.below(PIECES.len())]).collect()
         } else {
             // Mutate a valid path: replace, insert or delete one byte.
             let mut b = valid[rng.below(valid.len())].as_bytes().to_vec();
@@ -154,15 +127,8 @@ fn garbage_paths_never_panic_and_matches_are_canonical() {
         };
         if let Ok(r) = parse_resource(&path) {
             matched += 1;
-            assert_eq!(
-                r.uri(),
-                path,
-                "a match must be the canonical URI of what it names"
-            );
+            assert_eq!(r.uri(), path, "a match must be the canonical URI of what it names");
         }
     }
-    assert!(
-        matched > 100,
-        "the generator should also hit valid paths ({matched})"
-    );
+    assert!(matched > 100, "the generator should also hit valid paths ({matched})");
 }

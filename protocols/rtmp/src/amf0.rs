@@ -249,10 +249,8 @@ pub(crate) fn display(value: &Value) -> String {
         Value::Boolean(b) => b.to_string(),
         Value::String(s) => s.clone(),
         Value::Object(props) => {
-            let inner: Vec<String> = props
-                .iter()
-                .map(|(k, v)| format!("{k}: {}", display(v)))
-                .collect();
+            let inner: Vec<String> =
+                props.iter().map(|(k, v)| format!("{k}: {}", display(v))).collect();
             format!("{{{}}}", inner.join(", "))
         }
         Value::StrictArray(items) => {
@@ -312,13 +310,8 @@ mod tests {
         assert_eq!(values.len(), 3);
         assert_eq!(values[0].as_str(), Some("connect"));
         assert_eq!(values[1].as_number(), Some(1.0));
-        assert_eq!(
-            values[2].property("app").and_then(Value::as_str),
-            Some("live")
-        );
-        let Value::Object(props) = &values[2] else {
-            panic!("not an object")
-        };
+        assert_eq!(values[2].property("app").and_then(Value::as_str), Some("live"));
+        let Value::Object(props) = &values[2] else { panic!("not an object") };
         assert_eq!(props[0].0, "app");
         assert_eq!(props[1].0, "flashVer");
     }
@@ -370,9 +363,8 @@ mod tests {
         }
         bytes.extend(number(1.0));
         assert_eq!(decode_all(&bytes), Err(Amf0Error::TooDeep));
-        let nested_arrays: Vec<u8> = std::iter::repeat_n([STRICT_ARRAY, 0, 0, 0, 1], 10_000)
-            .flatten()
-            .collect();
+        let nested_arrays: Vec<u8> =
+            std::iter::repeat_n([STRICT_ARRAY, 0, 0, 0, 1], 10_000).flatten().collect();
         assert_eq!(decode_all(&nested_arrays), Err(Amf0Error::TooDeep));
     }
 
@@ -385,20 +377,8 @@ mod tests {
     #[test]
     fn amf3_and_reserved_markers_are_refused() {
         assert_eq!(decode_all(&[AVMPLUS, 1]), Err(Amf0Error::Amf3(0)));
-        assert_eq!(
-            decode_all(&[MOVIECLIP]),
-            Err(Amf0Error::Reserved {
-                marker: MOVIECLIP,
-                at: 0
-            })
-        );
-        assert_eq!(
-            decode_all(&[0x42]),
-            Err(Amf0Error::UnknownMarker {
-                marker: 0x42,
-                at: 0
-            })
-        );
+        assert_eq!(decode_all(&[MOVIECLIP]), Err(Amf0Error::Reserved { marker: MOVIECLIP, at: 0 }));
+        assert_eq!(decode_all(&[0x42]), Err(Amf0Error::UnknownMarker { marker: 0x42, at: 0 }));
         assert_eq!(decode_all(&[OBJECT_END]), Err(Amf0Error::StrayObjectEnd(0)));
     }
 
@@ -408,10 +388,7 @@ mod tests {
         assert_eq!(display(&Value::Number(29.97)), "29.97");
         assert_eq!(display(&Value::Boolean(true)), "true");
         assert_eq!(
-            display(&Value::StrictArray(vec![
-                Value::Null,
-                Value::String("x".into())
-            ])),
+            display(&Value::StrictArray(vec![Value::Null, Value::String("x".into())])),
             "[null, x]"
         );
     }

@@ -163,9 +163,7 @@ impl ChunkReader {
             return Err(RtmpError::InterruptedMessage { csid });
         }
         if fmt == 0 && previous.is_none() && self.streams.len() >= MAX_CHUNK_STREAMS {
-            return Err(RtmpError::TooManyChunkStreams {
-                limit: MAX_CHUNK_STREAMS,
-            });
+            return Err(RtmpError::TooManyChunkStreams { limit: MAX_CHUNK_STREAMS });
         }
 
         // Message header (RTMP 5.3.1.2): type 0 is 11 bytes, type 1 is 7, type 2 is 3 and
@@ -224,9 +222,7 @@ impl ChunkReader {
     /// Consumes the chunk if all of it has arrived.
     fn consume_chunk(&mut self, header: Header) -> Result<Step, RtmpError> {
         let stream = self.streams.get(&header.csid);
-        let received = stream
-            .and_then(|s| s.partial.as_ref())
-            .map_or(0, BytesMut::len);
+        let received = stream.and_then(|s| s.partial.as_ref()).map_or(0, BytesMut::len);
         let starts_message = stream.is_none_or(|s| s.partial.is_none());
 
         if starts_message {
@@ -236,11 +232,7 @@ impl ChunkReader {
                 (self.max_message_bytes, "media")
             };
             if header.length > limit {
-                return Err(RtmpError::MessageTooLarge {
-                    kind,
-                    size: header.length,
-                    limit,
-                });
+                return Err(RtmpError::MessageTooLarge { kind, size: header.length, limit });
             }
         }
 
@@ -440,10 +432,7 @@ mod tests {
     fn compressed_header_on_a_fresh_chunk_stream_is_an_error() {
         let mut r = reader();
         r.push(&[0x43, 0, 0, 0, 0, 0, 1, 9]);
-        assert_eq!(
-            r.next_message(),
-            Err(RtmpError::NoPreviousHeader { csid: 3, fmt: 1 })
-        );
+        assert_eq!(r.next_message(), Err(RtmpError::NoPreviousHeader { csid: 3, fmt: 1 }));
     }
 
     #[test]
@@ -453,10 +442,7 @@ mod tests {
         bytes.extend([0u8; 128]);
         bytes.extend(type0(6, 0, 2, 9, 1));
         r.push(&bytes);
-        assert_eq!(
-            r.next_message(),
-            Err(RtmpError::InterruptedMessage { csid: 6 })
-        );
+        assert_eq!(r.next_message(), Err(RtmpError::InterruptedMessage { csid: 6 }));
     }
 
     #[test]
@@ -465,21 +451,13 @@ mod tests {
         r.push(&type0(6, 0, 1001, 9, 1));
         assert_eq!(
             r.next_message(),
-            Err(RtmpError::MessageTooLarge {
-                kind: "media",
-                size: 1001,
-                limit: 1000
-            })
+            Err(RtmpError::MessageTooLarge { kind: "media", size: 1001, limit: 1000 })
         );
         let mut r = ChunkReader::new(1000, 100);
         r.push(&type0(3, 0, 101, 20, 0));
         assert_eq!(
             r.next_message(),
-            Err(RtmpError::MessageTooLarge {
-                kind: "command",
-                size: 101,
-                limit: 100
-            })
+            Err(RtmpError::MessageTooLarge { kind: "command", size: 101, limit: 100 })
         );
     }
 
@@ -504,10 +482,7 @@ mod tests {
     fn chunk_size_zero_is_refused() {
         let mut r = reader();
         assert_eq!(r.set_chunk_size(0), Err(RtmpError::InvalidChunkSize(0)));
-        assert_eq!(
-            r.set_chunk_size(0x8000_0000),
-            Err(RtmpError::InvalidChunkSize(0x8000_0000))
-        );
+        assert_eq!(r.set_chunk_size(0x8000_0000), Err(RtmpError::InvalidChunkSize(0x8000_0000)));
         assert_eq!(r.set_chunk_size(4096), Ok(()));
     }
 
@@ -530,11 +505,6 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(
-            result,
-            Err(RtmpError::TooManyChunkStreams {
-                limit: MAX_CHUNK_STREAMS
-            })
-        );
+        assert_eq!(result, Err(RtmpError::TooManyChunkStreams { limit: MAX_CHUNK_STREAMS }));
     }
 }

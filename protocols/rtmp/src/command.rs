@@ -34,11 +34,9 @@ fn amf0_body(type_id: u8, payload: &[u8]) -> &[u8] {
 /// Decodes a command message: "Command Name", "Transaction ID", "Command Object", then
 /// optional arguments (RTMP 7.2.1.1).
 pub(crate) fn parse_command(type_id: u8, payload: &[u8]) -> Result<Command, RtmpError> {
-    let values =
-        amf0::decode_all(amf0_body(type_id, payload)).map_err(|e| RtmpError::MalformedAmf {
-            context: "command message",
-            detail: e.to_string(),
-        })?;
+    let values = amf0::decode_all(amf0_body(type_id, payload)).map_err(|e| {
+        RtmpError::MalformedAmf { context: "command message", detail: e.to_string() }
+    })?;
     let mut values = values.into_iter();
     let name = match values.next() {
         Some(Value::String(name)) => name,
@@ -63,20 +61,13 @@ pub(crate) fn parse_command(type_id: u8, payload: &[u8]) -> Result<Command, Rtmp
         }
     };
     let object = values.next().unwrap_or(Value::Null);
-    Ok(Command {
-        name,
-        transaction_id,
-        object,
-        args: values.collect(),
-    })
+    Ok(Command { name, transaction_id, object, args: values.collect() })
 }
 
 /// Decodes a data message into its values.
 pub(crate) fn parse_data(type_id: u8, payload: &[u8]) -> Result<Vec<Value>, RtmpError> {
-    amf0::decode_all(amf0_body(type_id, payload)).map_err(|e| RtmpError::MalformedAmf {
-        context: "data message",
-        detail: e.to_string(),
-    })
+    amf0::decode_all(amf0_body(type_id, payload))
+        .map_err(|e| RtmpError::MalformedAmf { context: "data message", detail: e.to_string() })
 }
 
 /// The stream metadata in a data message, as `(name, value)` strings in wire order:
@@ -90,12 +81,9 @@ pub(crate) fn metadata_fields(values: &[Value]) -> Option<Vec<(String, String)>>
         return None;
     }
     match rest.get(1) {
-        Some(Value::Object(props)) => Some(
-            props
-                .iter()
-                .map(|(k, v)| (k.clone(), amf0::display(v)))
-                .collect(),
-        ),
+        Some(Value::Object(props)) => {
+            Some(props.iter().map(|(k, v)| (k.clone(), amf0::display(v))).collect())
+        }
         _ => Some(Vec::new()),
     }
 }
@@ -138,11 +126,7 @@ mod tests {
     fn amf3_command_skips_the_format_byte() {
         use rml_rtmp::rml_amf0::Amf0Value as A;
         let mut bytes = vec![0];
-        bytes.extend(encode(&[
-            A::Utf8String("createStream".into()),
-            A::Number(2.0),
-            A::Null,
-        ]));
+        bytes.extend(encode(&[A::Utf8String("createStream".into()), A::Number(2.0), A::Null]));
         let cmd = parse_command(COMMAND_AMF3, &bytes).unwrap();
         assert_eq!(cmd.name, "createStream");
     }
@@ -152,10 +136,7 @@ mod tests {
         use rml_rtmp::rml_amf0::Amf0Value as A;
         let cmd = parse_command(COMMAND_AMF0, &encode(&[A::Utf8String("x".into())])).unwrap();
         assert_eq!((cmd.transaction_id, cmd.object), (0.0, Value::Null));
-        assert!(matches!(
-            parse_command(COMMAND_AMF0, &[]),
-            Err(RtmpError::MalformedCommand(_))
-        ));
+        assert!(matches!(parse_command(COMMAND_AMF0, &[]), Err(RtmpError::MalformedCommand(_))));
         assert!(matches!(
             parse_command(COMMAND_AMF0, &encode(&[A::Number(1.0)])),
             Err(RtmpError::MalformedCommand(_))
@@ -178,20 +159,14 @@ mod tests {
             ("encoder".to_owned(), "Lavf59".to_owned()),
         ];
         assert_eq!(metadata_fields(&framed), Some(expected.clone()));
-        assert_eq!(
-            metadata_fields(&[Value::String("onMetaData".into()), obj]),
-            Some(expected)
-        );
+        assert_eq!(metadata_fields(&[Value::String("onMetaData".into()), obj]), Some(expected));
         assert_eq!(metadata_fields(&[Value::String("onCuePoint".into())]), None);
         assert_eq!(metadata_fields(&[]), None);
     }
 
     #[test]
     fn query_is_split_from_names() {
-        assert_eq!(
-            split_query("cam1?token=abc"),
-            ("cam1".into(), Some("token=abc".into()))
-        );
+        assert_eq!(split_query("cam1?token=abc"), ("cam1".into(), Some("token=abc".into())));
         assert_eq!(split_query("cam1?"), ("cam1".into(), None));
         assert_eq!(split_query("cam1"), ("cam1".into(), None));
         assert_eq!(split_query("a?b?c"), ("a".into(), Some("b?c".into())));

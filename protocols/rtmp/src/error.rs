@@ -17,11 +17,7 @@ pub enum RtmpError {
     InterruptedMessage { csid: u32 },
     /// The publisher declared a message bigger than allowed.
     #[error("{kind} message of {size} bytes exceeds the {limit}-byte limit")]
-    MessageTooLarge {
-        kind: &'static str,
-        size: u32,
-        limit: u32,
-    },
+    MessageTooLarge { kind: &'static str, size: u32, limit: u32 },
     /// Too many bytes held in the engine (unparsed input plus partial messages).
     #[error("more than {limit} bytes of rtmp input buffered")]
     BufferFull { limit: usize },
@@ -36,10 +32,7 @@ pub enum RtmpError {
     MalformedControl { kind: &'static str, detail: String },
     /// AMF0 in a command or data message that does not parse.
     #[error("malformed amf0 in {context}: {detail}")]
-    MalformedAmf {
-        context: &'static str,
-        detail: String,
-    },
+    MalformedAmf { context: &'static str, detail: String },
     /// A command message without a string command name and numeric transaction id.
     #[error("malformed command message: {0}")]
     MalformedCommand(String),

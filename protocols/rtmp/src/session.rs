@@ -76,14 +76,8 @@ pub struct PublishRequest {
 #[derive(Debug, Clone, PartialEq)]
 enum Publish {
     Idle,
-    Pending {
-        request_id: u32,
-        stream_id: u32,
-        stream_key: String,
-    },
-    Live {
-        stream_id: u32,
-    },
+    Pending { request_id: u32, stream_id: u32, stream_key: String },
+    Live { stream_id: u32 },
     Rejected,
 }
 
@@ -166,9 +160,7 @@ impl RtmpSession {
         if self.failed {
             return Err(RtmpError::SessionFailed);
         }
-        let result = bytes
-            .chunks(INPUT_PIECE)
-            .try_for_each(|piece| self.process_piece(piece));
+        let result = bytes.chunks(INPUT_PIECE).try_for_each(|piece| self.process_piece(piece));
         if result.is_err() {
             self.failed = true;
         }
@@ -188,12 +180,7 @@ impl RtmpSession {
         if self.failed {
             return Err(RtmpError::SessionFailed);
         }
-        let Publish::Pending {
-            request_id,
-            stream_id,
-            stream_key,
-        } = &self.publish
-        else {
+        let Publish::Pending { request_id, stream_id, stream_key } = &self.publish else {
             return Err(RtmpError::UnknownRequest(request.request_id));
         };
         if *request_id != request.request_id {
@@ -202,8 +189,7 @@ impl RtmpSession {
         let stream_id = *stream_id;
         let description = format!("{} is now published", writer::truncate(stream_key));
         self.writer.stream_begin(stream_id)?;
-        self.writer
-            .on_status(stream_id, "status", "NetStream.Publish.Start", &description)?;
+        self.writer.on_status(stream_id, "status", "NetStream.Publish.Start", &description)?;
         self.publish = Publish::Live { stream_id };
         self.resume()
     }
@@ -220,12 +206,7 @@ impl RtmpSession {
         if self.failed {
             return Err(RtmpError::SessionFailed);
         }
-        let Publish::Pending {
-            request_id,
-            stream_id,
-            ..
-        } = &self.publish
-        else {
+        let Publish::Pending { request_id, stream_id, .. } = &self.publish else {
             return Err(RtmpError::UnknownRequest(request.request_id));
         };
         if *request_id != request.request_id {
@@ -234,8 +215,7 @@ impl RtmpSession {
         let stream_id = *stream_id;
         // OBS closes on "NetStream.Publish.Rejected" (not on BadName); ffmpeg fails on any
         // status whose level is "error".
-        self.writer
-            .on_status(stream_id, "error", "NetStream.Publish.Rejected", reason)?;
+        self.writer.on_status(stream_id, "error", "NetStream.Publish.Rejected", reason)?;
         self.publish = Publish::Rejected;
         self.resume()
     }
@@ -259,10 +239,7 @@ impl RtmpSession {
                 Ok(HandshakeProcessResult::InProgress { response_bytes }) => {
                     self.writer.raw(&response_bytes);
                 }
-                Ok(HandshakeProcessResult::Completed {
-                    response_bytes,
-                    remaining_bytes,
-                }) => {
+                Ok(HandshakeProcessResult::Completed { response_bytes, remaining_bytes }) => {
                     self.writer.raw(&response_bytes);
                     self.handshake = None;
                     self.reader.push(&remaining_bytes);
@@ -293,9 +270,7 @@ impl RtmpSession {
             self.dispatch(message)?;
         }
         if self.reader.buffered() > self.config.max_buffered_bytes {
-            return Err(RtmpError::BufferFull {
-                limit: self.config.max_buffered_bytes,
-            });
+            return Err(RtmpError::BufferFull { limit: self.config.max_buffered_bytes });
         }
         Ok(())
     }
@@ -419,10 +394,7 @@ impl RtmpSession {
         if !self.is_live_on(message.stream_id) {
             return Ok(());
         }
-        let malformed = |detail: String| RtmpError::MalformedControl {
-            kind: "aggregate",
-            detail,
-        };
+        let malformed = |detail: String| RtmpError::MalformedControl { kind: "aggregate", detail };
         let data = &message.payload;
         let mut pos = 0usize;
         let mut first_timestamp = None;
@@ -444,14 +416,8 @@ impl RtmpSession {
             let timestamp_ms = message.timestamp.wrapping_add(timestamp.wrapping_sub(base));
             let body = message.payload.slice(body_start..body_end);
             match tag_type {
-                AUDIO if !body.is_empty() => self.emit(Output::Audio {
-                    timestamp_ms,
-                    data: body,
-                }),
-                VIDEO if !body.is_empty() => self.emit(Output::Video {
-                    timestamp_ms,
-                    data: body,
-                }),
+                AUDIO if !body.is_empty() => self.emit(Output::Audio { timestamp_ms, data: body }),
+                VIDEO if !body.is_empty() => self.emit(Output::Video { timestamp_ms, data: body }),
                 command::DATA_AMF0 => {
                     let values = command::parse_data(tag_type, &body)?;
                     self.on_data(message.stream_id, &values);
@@ -468,9 +434,7 @@ impl RtmpSession {
             return self.on_connect(&cmd);
         }
         if self.connection.is_none() {
-            return Err(RtmpError::NotConnected(
-                writer::truncate(&cmd.name).to_owned(),
-            ));
+            return Err(RtmpError::NotConnected(writer::truncate(&cmd.name).to_owned()));
         }
         let tid = cmd.transaction_id;
         match cmd.name.as_str() {
@@ -486,8 +450,7 @@ impl RtmpSession {
                     "NetStream.Publish.Start",
                     &format!("FCPublish to stream {name}"),
                 );
-                self.writer
-                    .command(stream_id, "onFCPublish", 0.0, Amf0Value::Null, vec![status])
+                self.writer.command(stream_id, "onFCPublish", 0.0, Amf0Value::Null, vec![status])
             }
             "FCUnpublish" => {
                 self.finish_publish();
@@ -549,8 +512,7 @@ impl RtmpSession {
         if tid == 0.0 {
             return Ok(());
         }
-        self.writer
-            .command(stream_id, "_result", tid, Amf0Value::Null, vec![value])
+        self.writer.command(stream_id, "_result", tid, Amf0Value::Null, vec![value])
     }
 
     fn on_connect(&mut self, cmd: &Command) -> Result<(), RtmpError> {
@@ -558,11 +520,8 @@ impl RtmpSession {
             return Err(RtmpError::AlreadyConnected);
         }
         // "app: The Server application name the client is connected to" (RTMP 7.2.1.1).
-        let raw_app = cmd
-            .object
-            .property("app")
-            .and_then(Value::as_str)
-            .ok_or(RtmpError::MissingApp)?;
+        let raw_app =
+            cmd.object.property("app").and_then(Value::as_str).ok_or(RtmpError::MissingApp)?;
         let (app, app_query) = command::split_query(raw_app.trim_end_matches('/'));
         self.connection = Some(Connection { app, app_query });
 
@@ -570,10 +529,7 @@ impl RtmpSession {
         self.writer.peer_bandwidth(self.config.peer_bandwidth)?;
         self.writer.set_chunk_size(self.config.chunk_size)?;
         let mut properties = std::collections::HashMap::new();
-        properties.insert(
-            "fmsVer".to_owned(),
-            Amf0Value::Utf8String("FMS/3,0,1,123".into()),
-        );
+        properties.insert("fmsVer".to_owned(), Amf0Value::Utf8String("FMS/3,0,1,123".into()));
         properties.insert("capabilities".to_owned(), Amf0Value::Number(31.0));
         let mut information = writer::status_object(
             "status",
@@ -615,20 +571,14 @@ impl RtmpSession {
             return Err(RtmpError::UnknownStream(stream_id));
         }
         match self.publish {
-            Publish::Pending {
-                stream_id: busy, ..
-            }
-            | Publish::Live { stream_id: busy } => {
+            Publish::Pending { stream_id: busy, .. } | Publish::Live { stream_id: busy } => {
                 return Err(RtmpError::AlreadyPublishing(busy));
             }
             Publish::Idle | Publish::Rejected => {}
         }
         // "Publishing Name: Name with which the stream is published" (RTMP 7.2.2.6).
-        let raw_name = cmd
-            .args
-            .first()
-            .and_then(Value::as_str)
-            .ok_or(RtmpError::MissingStreamName)?;
+        let raw_name =
+            cmd.args.first().and_then(Value::as_str).ok_or(RtmpError::MissingStreamName)?;
         let (stream_key, key_query) = command::split_query(raw_name);
         let (app, app_query) = match &self.connection {
             Some(c) => (c.app.clone(), c.app_query.clone()),
@@ -641,11 +591,7 @@ impl RtmpSession {
             query: key_query.or(app_query),
         };
         self.next_request_id = self.next_request_id.wrapping_add(1);
-        self.publish = Publish::Pending {
-            request_id: request.request_id,
-            stream_id,
-            stream_key,
-        };
+        self.publish = Publish::Pending { request_id: request.request_id, stream_id, stream_key };
         self.emit(Output::PublishRequested(request));
         Ok(())
     }
@@ -666,11 +612,7 @@ impl RtmpSession {
 
 /// A 4-byte big-endian control message body.
 fn be_u32(payload: &[u8], kind: &'static str) -> Result<u32, RtmpError> {
-    payload
-        .get(..4)
-        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or_else(|| RtmpError::MalformedControl {
-            kind,
-            detail: format!("{} bytes, expected 4", payload.len()),
-        })
+    payload.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| {
+        RtmpError::MalformedControl { kind, detail: format!("{} bytes, expected 4", payload.len()) }
+    })
 }

@@ -24,9 +24,7 @@ pub(crate) struct Writer {
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer")
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Writer").field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -35,10 +33,7 @@ pub(crate) fn status_object(level: &str, code: &str, description: &str) -> Amf0V
     let mut props = HashMap::new();
     props.insert("level".to_owned(), Amf0Value::Utf8String(level.to_owned()));
     props.insert("code".to_owned(), Amf0Value::Utf8String(code.to_owned()));
-    props.insert(
-        "description".to_owned(),
-        Amf0Value::Utf8String(truncate(description).to_owned()),
-    );
+    props.insert("description".to_owned(), Amf0Value::Utf8String(truncate(description).to_owned()));
     Amf0Value::Object(props)
 }
 
@@ -60,10 +55,7 @@ fn encode_error(e: impl std::fmt::Display) -> RtmpError {
 
 impl Writer {
     pub(crate) fn new() -> Self {
-        Self {
-            serializer: ChunkSerializer::new(),
-            pending: BytesMut::new(),
-        }
+        Self { serializer: ChunkSerializer::new(), pending: BytesMut::new() }
     }
 
     /// Takes everything encoded so far.
@@ -77,13 +69,9 @@ impl Writer {
     }
 
     fn send(&mut self, message: RtmpMessage, stream_id: u32) -> Result<(), RtmpError> {
-        let payload = message
-            .into_message_payload(RtmpTimestamp::new(0), stream_id)
-            .map_err(encode_error)?;
-        let packet = self
-            .serializer
-            .serialize(&payload, false, false)
-            .map_err(encode_error)?;
+        let payload =
+            message.into_message_payload(RtmpTimestamp::new(0), stream_id).map_err(encode_error)?;
+        let packet = self.serializer.serialize(&payload, false, false).map_err(encode_error)?;
         self.pending.extend_from_slice(&packet.bytes);
         Ok(())
     }
@@ -187,8 +175,7 @@ mod tests {
         let mut w = Writer::new();
         w.set_chunk_size(4096).unwrap();
         assert_eq!(w.take().map(|b| b[7]), Some(1));
-        w.on_status(1, "error", "NetStream.Publish.Rejected", "no such channel")
-            .unwrap();
+        w.on_status(1, "error", "NetStream.Publish.Rejected", "no such channel").unwrap();
         let bytes = w.take().unwrap();
         // A type 0 header on chunk stream 6 with message type 20 (AMF0 command), stream 1.
         assert_eq!(bytes[0], 6);

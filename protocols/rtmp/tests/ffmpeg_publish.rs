@@ -41,26 +41,14 @@ const PUBLISH_ARGS: &[&str] = &[
 ];
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 #[test]
 fn ffmpeg_publish_delivers_h264_aac_and_metadata_then_finishes() {
     let _one = FFMPEG.lock().unwrap_or_else(|e| e.into_inner());
-    let run = serve_ffmpeg(
-        "/live/cam1",
-        PUBLISH_ARGS,
-        Decision::Accept,
-        Duration::from_secs(15),
-    );
-    assert!(
-        run.error.is_none(),
-        "engine error: {:?}\nffmpeg: {}",
-        run.error,
-        run.client_stderr
-    );
+    let run = serve_ffmpeg("/live/cam1", PUBLISH_ARGS, Decision::Accept, Duration::from_secs(15));
+    assert!(run.error.is_none(), "engine error: {:?}\nffmpeg: {}", run.error, run.client_stderr);
     assert_eq!(
         run.events.first(),
         Some(&Output::PublishRequested(PublishRequest {
@@ -99,37 +87,20 @@ fn ffmpeg_publish_delivers_h264_aac_and_metadata_then_finishes() {
     // FLV video tag body: frame type 1 (key) + codec 7 (AVC), then AVCPacketType 0 = sequence
     // header (AVCDecoderConfigurationRecord, version 1).
     let (_, first) = video[0];
-    assert_eq!(
-        &first[..2],
-        &[0x17, 0x00],
-        "first video message is the AVC sequence header"
-    );
+    assert_eq!(&first[..2], &[0x17, 0x00], "first video message is the AVC sequence header");
     assert_eq!(first[5], 1, "configurationVersion 1");
-    let keyframes = video
-        .iter()
-        .filter(|(_, d)| d[0] == 0x17 && d[1] == 1)
-        .count();
-    assert!(
-        keyframes >= 3,
-        "a keyframe every 30 frames over 3 s, got {keyframes}"
-    );
+    let keyframes = video.iter().filter(|(_, d)| d[0] == 0x17 && d[1] == 1).count();
+    assert!(keyframes >= 3, "a keyframe every 30 frames over 3 s, got {keyframes}");
     assert!(video.len() >= 60, "got {} video messages", video.len());
     // With B-frames some frames carry a non-zero composition time offset.
     assert!(video.iter().any(|(_, d)| d[1] == 1 && d[2..5] != [0, 0, 0]));
     // FLV timestamps are decode times: never going back, spanning about 3 s.
-    assert!(
-        video.windows(2).all(|w| w[0].0 <= w[1].0),
-        "monotonic video timestamps"
-    );
+    assert!(video.windows(2).all(|w| w[0].0 <= w[1].0), "monotonic video timestamps");
     let last = video.last().map_or(0, |(t, _)| *t);
     assert!((2_500..=3_500).contains(&last), "last video at {last} ms");
 
     // Audio: sound format 10 (AAC) 44.1 kHz stereo 16-bit (0xAF), packet type 0 = config.
-    assert_eq!(
-        &audio[0].1[..2],
-        &[0xAF, 0x00],
-        "first audio message is the AAC sequence header"
-    );
+    assert_eq!(&audio[0].1[..2], &[0xAF, 0x00], "first audio message is the AAC sequence header");
     assert!(audio.len() > 50, "got {} audio messages", audio.len());
 
     let metadata = run
@@ -140,34 +111,15 @@ fn ffmpeg_publish_delivers_h264_aac_and_metadata_then_finishes() {
             _ => None,
         })
         .expect("onMetaData");
-    let field = |k: &str| {
-        metadata
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let field = |k: &str| metadata.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     assert_eq!(field("width"), Some("320"), "{metadata:?}");
     assert_eq!(field("height"), Some("240"));
     assert_eq!(field("framerate"), Some("30"));
-    assert!(
-        field("encoder").is_some_and(|e| e.starts_with("Lavf")),
-        "{metadata:?}"
-    );
+    assert!(field("encoder").is_some_and(|e| e.starts_with("Lavf")), "{metadata:?}");
 
-    let finished = run
-        .events
-        .iter()
-        .filter(|e| **e == Output::PublishFinished)
-        .count();
-    assert!(
-        finished == 1 || run.eof,
-        "finished {finished} times, eof {}",
-        run.eof
-    );
-    assert_eq!(
-        finished, 1,
-        "ffmpeg sends FCUnpublish/deleteStream on close"
-    );
+    let finished = run.events.iter().filter(|e| **e == Output::PublishFinished).count();
+    assert!(finished == 1 || run.eof, "finished {finished} times, eof {}", run.eof);
+    assert_eq!(finished, 1, "ffmpeg sends FCUnpublish/deleteStream on close");
     assert_eq!(run.events.last(), Some(&Output::PublishFinished));
 }
 
@@ -182,11 +134,7 @@ fn ffmpeg_is_refused_quickly_with_the_reason() {
         Duration::from_secs(10),
     );
     assert!(run.error.is_none(), "{:?}", run.error);
-    assert!(
-        matches!(run.events.as_slice(), [Output::PublishRequested(_)]),
-        "{:?}",
-        run.events
-    );
+    assert!(matches!(run.events.as_slice(), [Output::PublishRequested(_)]), "{:?}", run.events);
     let sent = run.decision_bytes.concat();
     assert!(contains(&sent, "onStatus"), "the decision sent an onStatus");
     assert!(contains(&sent, "NetStream.Publish.Rejected"));
@@ -196,13 +144,9 @@ fn ffmpeg_is_refused_quickly_with_the_reason() {
     assert!(!status.success(), "ffmpeg reports failure");
     let decided = run.decided_at.expect("decided");
     let exited = run.client_exited_at.expect("exited");
+    assert!(exited.duration_since(decided) < Duration::from_secs(3), "ffmpeg gave up quickly");
     assert!(
-        exited.duration_since(decided) < Duration::from_secs(3),
-        "ffmpeg gave up quickly"
-    );
-    assert!(
-        run.client_stderr
-            .contains(&format!("Server error: {reason}")),
+        run.client_stderr.contains(&format!("Server error: {reason}")),
         "ffmpeg printed the reason: {}",
         run.client_stderr
     );
@@ -242,16 +186,11 @@ fn ffmpeg_play_is_refused_with_a_clear_error() {
     );
     assert_eq!(
         run.error,
-        Some(RtmpError::PlayNotSupported {
-            stream_key: "cam1".into()
-        }),
+        Some(RtmpError::PlayNotSupported { stream_key: "cam1".into() }),
         "ffmpeg: {}",
         run.client_stderr
     );
-    assert!(contains(
-        &run.farewell_bytes.concat(),
-        "NetStream.Play.Failed"
-    ));
+    assert!(contains(&run.farewell_bytes.concat(), "NetStream.Play.Failed"));
     assert!(run.events.is_empty(), "{:?}", run.events);
     let status = run.client_status.expect("ffmpeg exited by itself");
     assert!(!status.success());

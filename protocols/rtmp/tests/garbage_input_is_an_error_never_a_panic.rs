@@ -63,10 +63,7 @@ fn random_bytes_instead_of_a_handshake() {
             }
             let (err, events) = feed(&input, &mut rng, &config);
             let err = err.unwrap_or_else(|| panic!("input {i} accepted"));
-            assert!(
-                err.to_string().contains(&format!("version {}", input[0])),
-                "{err}"
-            );
+            assert!(err.to_string().contains(&format!("version {}", input[0])), "{err}");
             assert!(events.is_empty());
         } else {
             // Version 3 then noise: the (lenient) handshake may complete; whatever follows
@@ -81,10 +78,7 @@ fn random_bytes_instead_of_a_handshake() {
 #[test]
 fn valid_handshake_followed_by_garbage() {
     let mut rng = XorShift::new(0x5EED_0002);
-    let config = RtmpConfig {
-        max_message_bytes: 1 << 20,
-        ..RtmpConfig::default()
-    };
+    let config = RtmpConfig { max_message_bytes: 1 << 20, ..RtmpConfig::default() };
     let prefix = handshake_bytes();
     let mut errors = 0;
     for i in 0..1500 {
@@ -97,17 +91,11 @@ fn valid_handshake_followed_by_garbage() {
         assert!(events.is_empty(), "input {i}: {events:?}");
         if compressed_first {
             // The first chunk after the handshake cannot refer to a previous header.
-            assert!(
-                matches!(err, Some(RtmpError::NoPreviousHeader { .. })),
-                "input {i}: {err:?}"
-            );
+            assert!(matches!(err, Some(RtmpError::NoPreviousHeader { .. })), "input {i}: {err:?}");
         }
         errors += usize::from(err.is_some());
     }
-    assert!(
-        errors > 1200,
-        "most garbage is refused outright ({errors}/1500)"
-    );
+    assert!(errors > 1200, "most garbage is refused outright ({errors}/1500)");
 }
 
 #[test]
@@ -131,33 +119,18 @@ fn truncated_chunks_wait_and_a_chunk_cut_short_is_an_error() {
         let mut session = RtmpSession::new(RtmpConfig::default());
         session.handle_input(&prefix).unwrap();
         while session.poll_output().is_some() {}
-        assert_eq!(
-            session.handle_input(&command[..cut]),
-            Ok(()),
-            "cut at {cut}"
-        );
+        assert_eq!(session.handle_input(&command[..cut]), Ok(()), "cut at {cut}");
         assert!(session.poll_output().is_none(), "cut at {cut}");
     }
     // A message cut short (its first 128-byte chunk arrived, the rest never does) and
     // followed by a new full header on the same chunk stream is refused.
-    let video = connect_again.encode(
-        RtmpMessage::VideoData {
-            data: Bytes::from(vec![0x27u8; 300]),
-        },
-        1,
-        0,
-    );
+    let video =
+        connect_again.encode(RtmpMessage::VideoData { data: Bytes::from(vec![0x27u8; 300]) }, 1, 0);
     let mut input = prefix.clone();
     input.extend_from_slice(&video[..12 + 128]);
     let mut other = Peer::handshaken(RtmpConfig::default());
     // Another serializer's first video message: a type 0 header on chunk stream 4 again.
-    let next = other.encode(
-        RtmpMessage::VideoData {
-            data: Bytes::from(vec![0x27u8; 10]),
-        },
-        1,
-        0,
-    );
+    let next = other.encode(RtmpMessage::VideoData { data: Bytes::from(vec![0x27u8; 10]) }, 1, 0);
     let mut session = RtmpSession::new(RtmpConfig::default());
     session.handle_input(&input).unwrap();
     let err = session.handle_input(&next);
@@ -177,19 +150,15 @@ fn mutated_recordings_of_a_publish_never_panic() {
             Amf0Value::Utf8String("@setDataFrame".into()),
             Amf0Value::Utf8String("onMetaData".into()),
             Amf0Value::Object(
-                [("width".to_owned(), Amf0Value::Number(320.0))]
-                    .into_iter()
-                    .collect(),
+                [("width".to_owned(), Amf0Value::Number(320.0))].into_iter().collect(),
             ),
         ],
     };
     peer.send(meta, 1, 0).unwrap();
-    peer.video(0, &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f])
-        .unwrap();
+    peer.video(0, &[0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f]).unwrap();
     peer.audio(0, &[0xAF, 0, 0x12, 0x10]).unwrap();
     for t in 0..5u32 {
-        peer.video(t * 33, &vec![0x27u8; 6000 + t as usize])
-            .unwrap();
+        peer.video(t * 33, &vec![0x27u8; 6000 + t as usize]).unwrap();
         peer.audio(t * 23, &[0xAF, 1, 9, 9, 9]).unwrap();
     }
     peer.command(
@@ -252,13 +221,7 @@ fn mutated_recordings_of_a_publish_never_panic() {
             .iter()
             .filter(|e| matches!(e, Output::Video { .. } | Output::Audio { .. }))
             .count();
-        assert!(
-            media <= 12 + 2,
-            "{media} media outputs from a 12-message recording"
-        );
+        assert!(media <= 12 + 2, "{media} media outputs from a 12-message recording");
     }
-    assert!(
-        errors > cases / 4,
-        "mutations are detected ({errors}/{cases})"
-    );
+    assert!(errors > cases / 4, "mutations are detected ({errors}/{cases})");
 }

@@ -37,24 +37,12 @@ fn answers_the_fmle_command_sequence_ffmpeg_and_obs_send() {
     ));
     assert!(matches!(
         peer.replies[1].message,
-        RtmpMessage::SetPeerBandwidth {
-            size: 2_500_000,
-            ..
-        }
+        RtmpMessage::SetPeerBandwidth { size: 2_500_000, .. }
     ));
-    assert!(matches!(
-        peer.replies[2].message,
-        RtmpMessage::SetChunkSize { size: 4096 }
-    ));
+    assert!(matches!(peer.replies[2].message, RtmpMessage::SetChunkSize { size: 4096 }));
     let connect = &peer.replies[3];
-    assert_eq!(
-        connect.command().map(|(n, t, _)| (n, t)),
-        Some(("_result", 1.0))
-    );
-    assert_eq!(
-        connect.status_code().as_deref(),
-        Some("NetConnection.Connect.Success")
-    );
+    assert_eq!(connect.command().map(|(n, t, _)| (n, t)), Some(("_result", 1.0)));
+    assert_eq!(connect.status_code().as_deref(), Some("NetConnection.Connect.Success"));
 
     // releaseStream(2), FCPublish(3), createStream(4) get _result with their transaction ids.
     let results: Vec<f64> = peer
@@ -64,18 +52,12 @@ fn answers_the_fmle_command_sequence_ffmpeg_and_obs_send() {
         .collect();
     assert_eq!(results, vec![1.0, 2.0, 3.0, 4.0]);
     let create = peer.replies_named("_result")[3];
-    assert_eq!(
-        create.command().map(|(_, _, a)| a.to_vec()),
-        Some(vec![Amf0Value::Number(1.0)])
-    );
+    assert_eq!(create.command().map(|(_, _, a)| a.to_vec()), Some(vec![Amf0Value::Number(1.0)]));
 
     // FCPublish is also answered with onFCPublish (NetStream.Publish.Start).
     let fc = peer.replies_named("onFCPublish");
     assert_eq!(fc.len(), 1);
-    assert_eq!(
-        fc[0].status_code().as_deref(),
-        Some("NetStream.Publish.Start")
-    );
+    assert_eq!(fc[0].status_code().as_deref(), Some("NetStream.Publish.Start"));
 
     // Nothing about the publish itself is sent before the server decides.
     assert!(peer.replies_named("onStatus").is_empty());
@@ -96,28 +78,19 @@ fn answers_the_fmle_command_sequence_ffmpeg_and_obs_send() {
     let status = peer.replies_named("onStatus");
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].stream_id, 1);
-    assert_eq!(
-        status[0].status_code().as_deref(),
-        Some("NetStream.Publish.Start")
-    );
+    assert_eq!(status[0].status_code().as_deref(), Some("NetStream.Publish.Start"));
     assert_eq!(status[0].status_field("level").as_deref(), Some("status"));
 
     // _checkbw and getStreamLength are answered; unknown commands are not.
     let before = peer.replies.len();
-    peer.command(0, "_checkbw", 6.0, Amf0Value::Null, vec![])
-        .unwrap();
-    peer.command(0, "getStreamLength", 7.0, Amf0Value::Null, vec![s("cam1")])
-        .unwrap();
-    peer.command(0, "someVendorCall", 8.0, Amf0Value::Null, vec![])
-        .unwrap();
+    peer.command(0, "_checkbw", 6.0, Amf0Value::Null, vec![]).unwrap();
+    peer.command(0, "getStreamLength", 7.0, Amf0Value::Null, vec![s("cam1")]).unwrap();
+    peer.command(0, "someVendorCall", 8.0, Amf0Value::Null, vec![]).unwrap();
     let later: Vec<(String, f64)> = peer.replies[before..]
         .iter()
         .filter_map(|r| r.command().map(|(n, t, _)| (n.to_owned(), t)))
         .collect();
-    assert_eq!(
-        later,
-        vec![("_result".into(), 6.0), ("_result".into(), 7.0)]
-    );
+    assert_eq!(later, vec![("_result".into(), 6.0), ("_result".into(), 7.0)]);
 }
 
 #[test]
@@ -128,33 +101,17 @@ fn media_flows_only_after_accept_and_ends_with_fcunpublish() {
     // parsed) until the server decides, then delivered in order.
     let avc_header = [0x17, 0x00, 0, 0, 0, 1, 0x64, 0, 0x1f];
     peer.video(0, &avc_header).unwrap();
-    assert_eq!(
-        peer.events.len(),
-        1,
-        "only the publish request: {:?}",
-        peer.events
-    );
+    assert_eq!(peer.events.len(), 1, "only the publish request: {:?}", peer.events);
 
     peer.session.accept_publish(request).unwrap();
     peer.drain();
-    assert_eq!(
-        peer.events.len(),
-        2,
-        "held media delivered on accept: {:?}",
-        peer.events
-    );
+    assert_eq!(peer.events.len(), 2, "held media delivered on accept: {:?}", peer.events);
     peer.audio(0, &[0xAF, 0x00, 0x12, 0x10]).unwrap();
     let big: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
     peer.video(33, &big).unwrap();
     peer.audio(1023, &[0xAF, 0x01, 1, 2]).unwrap();
     // Video on a stream that is not publishing is dropped.
-    let other = peer.encode(
-        RtmpMessage::VideoData {
-            data: Bytes::from_static(&[0x27, 1]),
-        },
-        7,
-        40,
-    );
+    let other = peer.encode(RtmpMessage::VideoData { data: Bytes::from_static(&[0x27, 1]) }, 7, 40);
     peer.feed(&other).unwrap();
 
     let media: Vec<(String, u32, usize)> = peer.events[1..]
@@ -179,21 +136,9 @@ fn media_flows_only_after_accept_and_ends_with_fcunpublish() {
         other => panic!("unexpected {other:?}"),
     }
 
-    peer.command(0, "FCUnpublish", 9.0, Amf0Value::Null, vec![s("cam1")])
-        .unwrap();
-    peer.command(
-        0,
-        "deleteStream",
-        0.0,
-        Amf0Value::Null,
-        vec![Amf0Value::Number(1.0)],
-    )
-    .unwrap();
-    let finished = peer
-        .events
-        .iter()
-        .filter(|e| **e == Output::PublishFinished)
-        .count();
+    peer.command(0, "FCUnpublish", 9.0, Amf0Value::Null, vec![s("cam1")]).unwrap();
+    peer.command(0, "deleteStream", 0.0, Amf0Value::Null, vec![Amf0Value::Number(1.0)]).unwrap();
+    let finished = peer.events.iter().filter(|e| **e == Output::PublishFinished).count();
     assert_eq!(finished, 1, "finished exactly once");
     assert_eq!(peer.replies_named("onFCUnpublish").len(), 1);
     // After unpublishing, media is no longer surfaced.
@@ -206,14 +151,7 @@ fn media_flows_only_after_accept_and_ends_with_fcunpublish() {
 fn delete_stream_alone_finishes_the_publish() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     peer.live("live", "cam1");
-    peer.command(
-        0,
-        "deleteStream",
-        0.0,
-        Amf0Value::Null,
-        vec![Amf0Value::Number(1.0)],
-    )
-    .unwrap();
+    peer.command(0, "deleteStream", 0.0, Amf0Value::Null, vec![Amf0Value::Number(1.0)]).unwrap();
     assert_eq!(peer.events.last(), Some(&Output::PublishFinished));
 }
 
@@ -245,29 +183,17 @@ fn metadata_is_surfaced_as_strings_in_wire_order() {
     prop("encoder", &enc);
     prop("stereo", &[1, 1]);
     body.extend([0, 0, 9]);
-    peer.send(
-        RtmpMessage::Unknown {
-            type_id: 18,
-            data: Bytes::from(body),
-        },
-        1,
-        0,
-    )
-    .unwrap();
+    peer.send(RtmpMessage::Unknown { type_id: 18, data: Bytes::from(body) }, 1, 0).unwrap();
 
     let fields = match peer.events.last() {
         Some(Output::Metadata { fields }) => fields.clone(),
         other => panic!("expected metadata, got {other:?}"),
     };
-    let expected: Vec<(String, String)> = [
-        ("width", "320"),
-        ("framerate", "29.97"),
-        ("encoder", "obs-output 1"),
-        ("stereo", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
+    let expected: Vec<(String, String)> =
+        [("width", "320"), ("framerate", "29.97"), ("encoder", "obs-output 1"), ("stereo", "true")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
     assert_eq!(fields, expected);
 }
 
@@ -283,11 +209,7 @@ fn query_string_on_the_stream_name_is_split_off() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     let request = peer.publish_request("live?token=xyz/", "cam2");
     assert_eq!(
-        (
-            request.app.as_str(),
-            request.stream_key.as_str(),
-            request.query.as_deref()
-        ),
+        (request.app.as_str(), request.stream_key.as_str(), request.query.as_deref()),
         ("live", "cam2", Some("token=xyz"))
     );
 }
@@ -296,27 +218,19 @@ fn query_string_on_the_stream_name_is_split_off() {
 fn rejected_publish_gets_an_error_status_with_the_reason() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     let request = peer.publish_request("live", "cam1");
-    peer.session
-        .reject_publish(request.clone(), "channel live/cam1 is already live")
-        .unwrap();
+    peer.session.reject_publish(request.clone(), "channel live/cam1 is already live").unwrap();
     peer.drain();
     let status = peer.replies_named("onStatus");
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].stream_id, 1);
     assert_eq!(status[0].status_field("level").as_deref(), Some("error"));
-    assert_eq!(
-        status[0].status_code().as_deref(),
-        Some("NetStream.Publish.Rejected")
-    );
+    assert_eq!(status[0].status_code().as_deref(), Some("NetStream.Publish.Rejected"));
     assert_eq!(
         status[0].status_field("description").as_deref(),
         Some("channel live/cam1 is already live")
     );
     // The decision cannot be taken twice, and media after a rejection goes nowhere.
-    assert_eq!(
-        peer.session.accept_publish(request),
-        Err(RtmpError::UnknownRequest(0))
-    );
+    assert_eq!(peer.session.accept_publish(request), Err(RtmpError::UnknownRequest(0)));
     peer.video(0, &[0x17, 0, 0, 0, 0]).unwrap();
     assert_eq!(peer.events.len(), 1);
 }
@@ -325,14 +239,8 @@ fn rejected_publish_gets_an_error_status_with_the_reason() {
 fn accepting_an_unknown_request_is_an_error_that_keeps_the_session() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     let request = peer.publish_request("live", "cam1");
-    let wrong = PublishRequest {
-        request_id: 41,
-        ..request.clone()
-    };
-    assert_eq!(
-        peer.session.accept_publish(wrong),
-        Err(RtmpError::UnknownRequest(41))
-    );
+    let wrong = PublishRequest { request_id: 41, ..request.clone() };
+    assert_eq!(peer.session.accept_publish(wrong), Err(RtmpError::UnknownRequest(41)));
     peer.session.accept_publish(request).unwrap();
 }
 
@@ -340,30 +248,15 @@ fn accepting_an_unknown_request_is_an_error_that_keeps_the_session() {
 fn play_is_refused_with_an_error_status_and_a_clear_error() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     peer.connect("live").unwrap();
-    peer.command(0, "createStream", 2.0, Amf0Value::Null, vec![])
-        .unwrap();
+    peer.command(0, "createStream", 2.0, Amf0Value::Null, vec![]).unwrap();
     let err = peer
-        .command(
-            1,
-            "play",
-            0.0,
-            Amf0Value::Null,
-            vec![s("cam1"), Amf0Value::Number(-2.0)],
-        )
+        .command(1, "play", 0.0, Amf0Value::Null, vec![s("cam1"), Amf0Value::Number(-2.0)])
         .unwrap_err();
-    assert_eq!(
-        err,
-        RtmpError::PlayNotSupported {
-            stream_key: "cam1".into()
-        }
-    );
+    assert_eq!(err, RtmpError::PlayNotSupported { stream_key: "cam1".into() });
     assert!(err.to_string().contains("only accepts publishing"), "{err}");
     let status = peer.replies_named("onStatus");
     assert_eq!(status.len(), 1, "the refusal is queued before the error");
-    assert_eq!(
-        status[0].status_code().as_deref(),
-        Some("NetStream.Play.Failed")
-    );
+    assert_eq!(status[0].status_code().as_deref(), Some("NetStream.Play.Failed"));
     assert_eq!(status[0].status_field("level").as_deref(), Some("error"));
     // The session stays failed.
     assert_eq!(peer.feed(&[0]), Err(RtmpError::SessionFailed));
@@ -372,81 +265,46 @@ fn play_is_refused_with_an_error_status_and_a_clear_error() {
 #[test]
 fn protocol_misuse_is_a_readable_error() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
-    let err = peer
-        .command(0, "createStream", 2.0, Amf0Value::Null, vec![])
-        .unwrap_err();
+    let err = peer.command(0, "createStream", 2.0, Amf0Value::Null, vec![]).unwrap_err();
     assert_eq!(err.to_string(), "createStream received before connect");
 
     let mut peer = Peer::handshaken(RtmpConfig::default());
     peer.connect("live").unwrap();
-    let err = peer
-        .command(
-            5,
-            "publish",
-            0.0,
-            Amf0Value::Null,
-            vec![s("cam1"), s("live")],
-        )
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "publish on stream 5, which was never created"
-    );
+    let err =
+        peer.command(5, "publish", 0.0, Amf0Value::Null, vec![s("cam1"), s("live")]).unwrap_err();
+    assert_eq!(err.to_string(), "publish on stream 5, which was never created");
 
     let mut peer = Peer::handshaken(RtmpConfig::default());
     peer.live("live", "cam1");
-    let err = peer
-        .command(
-            1,
-            "publish",
-            0.0,
-            Amf0Value::Null,
-            vec![s("cam2"), s("live")],
-        )
-        .unwrap_err();
+    let err =
+        peer.command(1, "publish", 0.0, Amf0Value::Null, vec![s("cam2"), s("live")]).unwrap_err();
     assert_eq!(err, RtmpError::AlreadyPublishing(1));
 
     let mut peer = Peer::handshaken(RtmpConfig::default());
     let mut props = HashMap::new();
     props.insert("tcUrl".to_owned(), s("rtmp://x/live"));
-    let err = peer
-        .command(0, "connect", 1.0, Amf0Value::Object(props), vec![])
-        .unwrap_err();
+    let err = peer.command(0, "connect", 1.0, Amf0Value::Object(props), vec![]).unwrap_err();
     assert_eq!(err.to_string(), "connect has no app name");
 }
 
 #[test]
 fn messages_over_the_size_limit_are_refused_with_a_clear_error() {
-    let config = RtmpConfig {
-        max_message_bytes: 100_000,
-        ..RtmpConfig::default()
-    };
+    let config = RtmpConfig { max_message_bytes: 100_000, ..RtmpConfig::default() };
     let mut peer = Peer::handshaken(config);
     peer.live("live", "cam1");
     let frame = vec![0x27u8; 100_001];
     let err = peer.video(0, &frame).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "media message of 100001 bytes exceeds the 100000-byte limit"
-    );
+    assert_eq!(err.to_string(), "media message of 100001 bytes exceeds the 100000-byte limit");
 }
 
 #[test]
 fn buffered_bytes_are_capped() {
-    let config = RtmpConfig {
-        max_buffered_bytes: 50_000,
-        ..RtmpConfig::default()
-    };
+    let config = RtmpConfig { max_buffered_bytes: 50_000, ..RtmpConfig::default() };
     let mut peer = Peer::handshaken(config);
     peer.live("live", "cam1");
     // Send all but the last byte of a 200 kB frame: nothing completes, the buffer fills.
-    let chunks = peer.encode(
-        RtmpMessage::VideoData {
-            data: Bytes::from(vec![0x17u8; 200_000]),
-        },
-        1,
-        0,
-    );
+    let chunks =
+        peer.encode(RtmpMessage::VideoData { data: Bytes::from(vec![0x17u8; 200_000]) }, 1, 0);
     let err = peer.feed(&chunks[..chunks.len() - 1]).unwrap_err();
     assert_eq!(err, RtmpError::BufferFull { limit: 50_000 });
 }
@@ -455,8 +313,7 @@ fn buffered_bytes_are_capped() {
 fn acknowledges_received_bytes_per_the_publishers_window() {
     let mut peer = Peer::handshaken(RtmpConfig::default());
     peer.live("live", "cam1");
-    peer.send(RtmpMessage::WindowAcknowledgement { size: 5_000 }, 0, 0)
-        .unwrap();
+    peer.send(RtmpMessage::WindowAcknowledgement { size: 5_000 }, 0, 0).unwrap();
     peer.video(0, &vec![0x17u8; 6_000]).unwrap();
     let acks: Vec<u32> = peer
         .replies
@@ -466,11 +323,7 @@ fn acknowledges_received_bytes_per_the_publishers_window() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        acks,
-        vec![peer.sent.len() as u32],
-        "one ack carrying the total byte count"
-    );
+    assert_eq!(acks, vec![peer.sent.len() as u32], "one ack carrying the total byte count");
 }
 
 #[test]
@@ -513,15 +366,7 @@ fn aggregate_messages_are_unpacked_with_offset_timestamps() {
     tag(9, 5000, &[0x17, 1, 0, 0, 0, 9]);
     tag(8, 5010, &[0xAF, 1, 7]);
     tag(9, 5033, &[0x27, 1, 0, 0, 0, 8]);
-    peer.send(
-        RtmpMessage::Unknown {
-            type_id: 22,
-            data: Bytes::from(body),
-        },
-        1,
-        100,
-    )
-    .unwrap();
+    peer.send(RtmpMessage::Unknown { type_id: 22, data: Bytes::from(body) }, 1, 100).unwrap();
     let got: Vec<(bool, u32, u8)> = peer.events[1..]
         .iter()
         .map(|e| match e {
@@ -530,26 +375,11 @@ fn aggregate_messages_are_unpacked_with_offset_timestamps() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(
-        got,
-        vec![(true, 100, 0x17), (false, 110, 0xAF), (true, 133, 0x27)]
-    );
+    assert_eq!(got, vec![(true, 100, 0x17), (false, 110, 0xAF), (true, 133, 0x27)]);
 
     let truncated = Bytes::from_static(&[9, 0, 0, 50, 0, 0, 0, 0, 0, 0, 0, 1]);
-    let err = peer
-        .send(
-            RtmpMessage::Unknown {
-                type_id: 22,
-                data: truncated,
-            },
-            1,
-            200,
-        )
-        .unwrap_err();
-    assert!(
-        err.to_string().starts_with("malformed aggregate message"),
-        "{err}"
-    );
+    let err = peer.send(RtmpMessage::Unknown { type_id: 22, data: truncated }, 1, 200).unwrap_err();
+    assert!(err.to_string().starts_with("malformed aggregate message"), "{err}");
 }
 
 #[test]
@@ -562,16 +392,8 @@ fn deeply_nested_amf_is_refused_not_a_stack_overflow() {
     for _ in 0..15_000 {
         body.extend([3, 0, 1, b'a']);
     }
-    let err = peer
-        .send(
-            RtmpMessage::Unknown {
-                type_id: 20,
-                data: Bytes::from(body),
-            },
-            0,
-            0,
-        )
-        .unwrap_err();
+    let err =
+        peer.send(RtmpMessage::Unknown { type_id: 20, data: Bytes::from(body) }, 0, 0).unwrap_err();
     assert_eq!(
         err.to_string(),
         "malformed amf0 in command message: objects nested deeper than 32 levels"
@@ -588,8 +410,7 @@ fn a_recorded_session_split_at_every_offset_gives_the_same_outputs() {
     peer.video(0, &[0x17, 0, 0, 0, 0, 1, 2, 3]).unwrap();
     peer.video(33, &vec![0x27u8; 9000]).unwrap();
     peer.audio(21, &[0xAF, 1, 5, 6]).unwrap();
-    peer.command(0, "FCUnpublish", 9.0, Amf0Value::Null, vec![s("cam1")])
-        .unwrap();
+    peer.command(0, "FCUnpublish", 9.0, Amf0Value::Null, vec![s("cam1")]).unwrap();
     let recording = peer.sent.clone();
     let reference = peer.events.clone();
 

@@ -30,10 +30,7 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
     let resource = match sluice_hls::parse_resource(req.tail) {
         Ok(r) => r,
         Err(e) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("no such LL-HLS resource: {e}"),
-            );
+            return error(StatusCode::NOT_FOUND, format!("no such LL-HLS resource: {e}"));
         }
     };
     match resource {
@@ -48,11 +45,9 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
                 None => error(StatusCode::NOT_FOUND, "no such init segment"),
             }
         }
-        Resource::Part {
-            rendition,
-            msn,
-            part,
-        } => part_request(hub, &channel, rendition, msn, part).await,
+        Resource::Part { rendition, msn, part } => {
+            part_request(hub, &channel, rendition, msn, part).await
+        }
         Resource::Segment { rendition, msn } => {
             segment_request(hub, &channel, rendition, msn).await
         }
@@ -60,33 +55,19 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
 }
 
 fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {
-    let media_kind = if rendition == "audio" {
-        MediaKind::Audio
-    } else {
-        MediaKind::Video
-    };
-    let mut r = with_body(
-        StatusCode::OK,
-        sluice_hls::media_content_type(media_kind),
-        body,
-    );
+    let media_kind = if rendition == "audio" { MediaKind::Audio } else { MediaKind::Video };
+    let mut r = with_body(StatusCode::OK, sluice_hls::media_content_type(media_kind), body);
     cache(&mut r, &sluice_hls::cache_control(kind, 1));
     r
 }
 
 fn playlist(doc: &Rendered, gzip: bool, kind: CacheKind, td: u32) -> Resp {
-    let body = if gzip {
-        doc.gzip().clone()
-    } else {
-        doc.plain.clone()
-    };
+    let body = if gzip { doc.gzip().clone() } else { doc.plain.clone() };
     let mut r = with_body(StatusCode::OK, sluice_hls::PLAYLIST_CONTENT_TYPE, body);
     if gzip {
-        r.headers_mut()
-            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    r.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     cache(&mut r, &sluice_hls::cache_control(kind, td));
     r
 }
@@ -118,17 +99,12 @@ async fn multivariant(hub: &Arc<Hub>, channel: &Channel, req: RequestInfo<'_>) -
         let Some(_held) = hub.hold() else {
             return busy();
         };
-        match wait_for(channel, Instant::now() + STARTUP_WAIT, |s| {
-            s.ready().then(|| s.clone())
-        })
-        .await
+        match wait_for(channel, Instant::now() + STARTUP_WAIT, |s| s.ready().then(|| s.clone()))
+            .await
         {
             Some(s) => s,
             None => {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    format!("{} is not live yet", channel.id),
-                );
+                return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id));
             }
         }
     };
@@ -147,13 +123,8 @@ async fn media_playlist(
     let directives = match Directives::parse(req.query) {
         Ok(d) => d,
         Err(e) => {
-            hub.counters
-                .http_bad_requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("bad delivery directive: {e}"),
-            );
+            hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return error(StatusCode::BAD_REQUEST, format!("bad delivery directive: {e}"));
         }
     };
     let start = Instant::now();
@@ -162,29 +133,19 @@ async fn media_playlist(
     loop {
         let snap = rx.borrow_and_update().clone();
         let Some(td) = snap.target_duration else {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("{} is not live yet", channel.id),
-            );
+            return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id));
         };
         let Some(track) = snap.track(rendition) else {
             return error(StatusCode::NOT_FOUND, format!("no rendition {rendition:?}"));
         };
         let held_ms = start.elapsed().as_millis() as u64;
-        match sluice_hls::decide(
-            &directives,
-            &track.ring,
-            held_ms,
-            td,
-            snap.part_target_s,
-            false,
-        ) {
+        match sluice_hls::decide(&directives, &track.ring, held_ms, td, snap.part_target_s, false) {
             Decision::Ready => {
-                let doc = if directives.wants_delta(false) {
-                    &track.delta
-                } else {
-                    &track.playlist
-                };
+                if held.is_some() {
+                    observe_release(hub, &snap);
+                }
+                let doc =
+                    if directives.wants_delta(false) { &track.delta } else { &track.playlist };
                 let kind = if directives.is_blocking() {
                     CacheKind::BlockingPlaylist
                 } else {
@@ -193,23 +154,16 @@ async fn media_playlist(
                 return playlist(doc, req.accepts_gzip, kind, td);
             }
             Decision::BadRequest(reason) => {
-                hub.counters
-                    .http_bad_requests
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return error(StatusCode::BAD_REQUEST, reason);
             }
             Decision::Unavailable => {
-                hub.counters
-                    .held_timeouts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hub.counters.held_timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut r = error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the requested part did not arrive in time (is the publisher still sending?)",
                 );
-                cache(
-                    &mut r,
-                    &sluice_hls::cache_control(CacheKind::BlockingPlaylistError, td),
-                );
+                cache(&mut r, &sluice_hls::cache_control(CacheKind::BlockingPlaylistError, td));
                 return r;
             }
             Decision::Wait => {
@@ -255,18 +209,13 @@ async fn part_request(
 ) -> Resp {
     let snap = channel.snapshot();
     let found = |s: &Arc<ChannelSnapshot>| {
-        s.track(rendition)
-            .and_then(|t| t.ring.part(msn, part))
-            .map(|p| p.data.clone())
+        s.track(rendition).and_then(|t| t.ring.part(msn, part)).map(|p| p.data.clone())
     };
     if let Some(data) = found(&snap) {
         return media(rendition, data.into(), CacheKind::Media);
     }
     if !is_next_part(&snap, rendition, msn, part) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "no such part (not published and not the next one)",
-        );
+        return error(StatusCode::NOT_FOUND, "no such part (not published and not the next one)");
     }
     let Some(_held) = hub.hold() else {
         return busy();
@@ -281,7 +230,10 @@ async fn part_request(
     })
     .await;
     match result {
-        Some(Some(data)) => media(rendition, data.into(), CacheKind::Media),
+        Some(Some(data)) => {
+            observe_release(hub, &channel.snapshot());
+            media(rendition, data.into(), CacheKind::Media)
+        }
         _ => error(StatusCode::NOT_FOUND, "the hinted part was not produced"),
     }
 }
@@ -295,10 +247,8 @@ async fn segment_request(hub: &Arc<Hub>, channel: &Channel, rendition: &str, msn
     if let Some(body) = complete(&snap) {
         return media(rendition, body, CacheKind::Media);
     }
-    let in_progress = snap
-        .track(rendition)
-        .and_then(|t| t.ring.open_segment())
-        .is_some_and(|s| s.msn == msn);
+    let in_progress =
+        snap.track(rendition).and_then(|t| t.ring.open_segment()).is_some_and(|s| s.msn == msn);
     if !in_progress {
         return error(StatusCode::NOT_FOUND, "no such segment");
     }
@@ -313,12 +263,15 @@ async fn segment_request(hub: &Arc<Hub>, channel: &Channel, rendition: &str, msn
     }
 }
 
+/// Records how long after the satisfying snapshot was published a held request got its answer.
+fn observe_release(hub: &Hub, snap: &ChannelSnapshot) {
+    if let Some(at) = snap.published_at {
+        hub.counters.release_latency.observe(at.elapsed());
+    }
+}
+
 fn busy() -> Resp {
-    let mut r = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too many held requests; retry shortly",
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "too many held requests; retry shortly");
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
 }

@@ -21,10 +21,7 @@ pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
     let mut resp = match *req.method() {
         Method::GET | Method::HEAD => get(&state, &req).await,
         Method::OPTIONS => preflight(),
-        _ => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only GET, HEAD and OPTIONS are served here",
-        ),
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and OPTIONS are served here"),
     };
     if head {
         // Same headers, no body: keep Content-Length as the GET would send it.
@@ -42,18 +39,9 @@ pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
 fn preflight() -> Resp {
     let mut r = with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty());
     let h = r.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, OPTIONS"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("*"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     cors(&mut r);
     r
 }
@@ -77,9 +65,7 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     if path.len() + query.len() > MAX_URI {
-        hub.counters
-            .http_bad_requests
-            .fetch_add(1, Ordering::Relaxed);
+        hub.counters.http_bad_requests.fetch_add(1, Ordering::Relaxed);
         return error(StatusCode::URI_TOO_LONG, "request target too long");
     }
     match path {
@@ -117,11 +103,7 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
     };
     match endpoint {
         "hls" => {
-            let info = RequestInfo {
-                tail: rest,
-                query,
-                accepts_gzip: accepts_gzip(req),
-            };
+            let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
             hls::handle(hub, channel, info).await
         }
         _ => error(
@@ -136,10 +118,7 @@ mod tests {
     use super::*;
 
     fn req(ae: &str) -> Request<()> {
-        Request::builder()
-            .header(header::ACCEPT_ENCODING, ae)
-            .body(())
-            .expect("valid request")
+        Request::builder().header(header::ACCEPT_ENCODING, ae).body(()).expect("valid request")
     }
 
     #[test]

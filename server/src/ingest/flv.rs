@@ -24,11 +24,7 @@ impl Default for FlvIngest {
 
 impl FlvIngest {
     pub fn new() -> Self {
-        Self {
-            demuxer: FlvDemuxer::new(),
-            announced: false,
-            refused: None,
-        }
+        Self { demuxer: FlvDemuxer::new(), announced: false, refused: None }
     }
 
     pub fn push(
@@ -94,58 +90,37 @@ mod tests {
     #[test]
     fn enhanced_rtmp_hevc_is_refused_with_its_name() {
         let hub = crate::hub_from_config(&Config::default());
-        let guard = Arc::clone(&hub)
-            .begin_publish("live", "hevc")
-            .expect("publish allowed");
+        let guard = Arc::clone(&hub).begin_publish("live", "hevc").expect("publish allowed");
         let mut ingest = FlvIngest::new();
         // Enhanced RTMP: IsExHeader | keyframe | PacketTypeSequenceStart, FourCC "hvc1".
         let tag = Bytes::from_static(&[0x90, b'h', b'v', b'c', b'1', 0x01, 0x02, 0x03]);
         ingest.push(&guard, TagKind::Video, 0, tag, 0);
         let codec = ingest.refused.expect("HEVC is refused");
         assert!(codec.contains("HEVC"), "{codec}");
-        assert!(
-            guard.channel.snapshot().video.is_none(),
-            "nothing reached the pipeline"
-        );
+        assert!(guard.channel.snapshot().video.is_none(), "nothing reached the pipeline");
     }
 
     #[test]
     fn malformed_tags_are_dropped_and_counted() {
         let hub = crate::hub_from_config(&Config::default());
-        let guard = Arc::clone(&hub)
-            .begin_publish("live", "junk")
-            .expect("publish allowed");
+        let guard = Arc::clone(&hub).begin_publish("live", "junk").expect("publish allowed");
         let mut ingest = FlvIngest::new();
-        for body in [
-            &[][..],
-            &[0x17][..],
-            &[0x17, 0x01, 0, 0, 0, 1, 2][..],
-            &[0xaf, 0x01, 9][..],
-        ] {
+        for body in [&[][..], &[0x17][..], &[0x17, 0x01, 0, 0, 0, 1, 2][..], &[0xaf, 0x01, 9][..]] {
             ingest.push(&guard, TagKind::Video, 0, Bytes::copy_from_slice(body), 0);
         }
         assert!(ingest.refused.is_none());
-        let dropped = hub
-            .counters
-            .frames_dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let dropped = hub.counters.frames_dropped.load(std::sync::atomic::Ordering::Relaxed);
         assert!(dropped >= 3, "dropped {dropped}");
     }
 
     #[test]
     fn a_second_publisher_is_refused_until_the_first_leaves() {
         let hub = crate::hub_from_config(&Config::default());
-        let first = Arc::clone(&hub)
-            .begin_publish("live", "cam")
-            .expect("first publisher");
-        let err = Arc::clone(&hub)
-            .begin_publish("live", "cam")
-            .expect_err("second is refused");
+        let first = Arc::clone(&hub).begin_publish("live", "cam").expect("first publisher");
+        let err = Arc::clone(&hub).begin_publish("live", "cam").expect_err("second is refused");
         assert_eq!(err.to_string(), "channel live/cam already has a publisher");
         drop(first);
-        Arc::clone(&hub)
-            .begin_publish("live", "cam")
-            .expect("free again after the first left");
+        Arc::clone(&hub).begin_publish("live", "cam").expect("free again after the first left");
         assert!(matches!(
             Arc::clone(&hub).begin_publish("other", "cam"),
             Err(crate::hub::PublishError::UnknownGroup(_))

@@ -37,9 +37,7 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>, max_connections: usize)
             tracing::warn!(%peer, "rtmp connection refused: {max_connections} connections already open on this worker");
             continue;
         };
-        hub.counters
-            .rtmp_connections
-            .fetch_add(1, Ordering::Relaxed);
+        hub.counters.rtmp_connections.fetch_add(1, Ordering::Relaxed);
         let hub = hub.clone();
         tokio::spawn(async move {
             if let Err(e) = connection(stream, peer, hub).await {
@@ -62,18 +60,13 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
         };
-        hub.counters
-            .ingest_bytes
-            .fetch_add(n as u64, Ordering::Relaxed);
-        session
-            .handle_input(&buf[..n])
-            .map_err(|e| format!("protocol error: {e}"))?;
+        hub.counters.ingest_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        session.handle_input(&buf[..n]).map_err(|e| format!("protocol error: {e}"))?;
         while let Some(out) = session.poll_output() {
             match out {
-                Output::Send(bytes) => stream
-                    .write_all(&bytes)
-                    .await
-                    .map_err(|e| format!("write error: {e}"))?,
+                Output::Send(bytes) => {
+                    stream.write_all(&bytes).await.map_err(|e| format!("write error: {e}"))?
+                }
                 Output::PublishRequested(req) => {
                     match hub.begin_publish(&req.app, &req.stream_key) {
                         Ok(guard) => {
@@ -110,10 +103,8 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
                     }
                 }
                 Output::Metadata { fields } => {
-                    let encoder = fields
-                        .iter()
-                        .find(|(k, _)| k == "encoder")
-                        .map(|(_, v)| v.as_str());
+                    let encoder =
+                        fields.iter().find(|(k, _)| k == "encoder").map(|(_, v)| v.as_str());
                     if let (Some(enc), Some((g, _, _))) = (encoder, publish.as_ref()) {
                         tracing::info!("stream {} encoder: {enc}", g.channel.id);
                     }
@@ -152,10 +143,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> R
 async fn flush(session: &mut RtmpSession, stream: &mut TcpStream) -> Result<(), String> {
     while let Some(out) = session.poll_output() {
         if let Output::Send(bytes) = out {
-            stream
-                .write_all(&bytes)
-                .await
-                .map_err(|e| format!("write error: {e}"))?;
+            stream.write_all(&bytes).await.map_err(|e| format!("write error: {e}"))?;
         }
     }
     Ok(())

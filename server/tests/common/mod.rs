@@ -54,15 +54,7 @@ impl Sluice {
         let data = TempDir::new("data");
         let https = if tls { "127.0.0.1:0" } else { "off" };
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args([
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--rtmp",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-            ])
+            .args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--workers", "2"])
             .args(["--https", https])
             .arg("--data")
             .arg(&data.0)
@@ -167,31 +159,13 @@ impl Publisher {
         .collect();
         if obs_like {
             args.extend(
-                [
-                    "-profile:v",
-                    "high",
-                    "-bf",
-                    "2",
-                    "-g",
-                    "60",
-                    "-keyint_min",
-                    "60",
-                ]
-                .map(String::from),
+                ["-profile:v", "high", "-bf", "2", "-g", "60", "-keyint_min", "60"]
+                    .map(String::from),
             );
         } else {
             args.extend(
-                [
-                    "-tune",
-                    "zerolatency",
-                    "-bf",
-                    "0",
-                    "-g",
-                    "30",
-                    "-keyint_min",
-                    "30",
-                ]
-                .map(String::from),
+                ["-tune", "zerolatency", "-bf", "0", "-g", "30", "-keyint_min", "30"]
+                    .map(String::from),
             );
         }
         args.extend(
@@ -247,10 +221,7 @@ impl Response {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -260,10 +231,7 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
         addr,
         &format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{}\r\n",
-            headers
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}\r\n"))
-                .collect::<String>()
+            headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect::<String>()
         ),
     )
 }
@@ -271,17 +239,12 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
 pub fn raw(addr: SocketAddr, request: &str) -> Response {
     let start = Instant::now();
     let mut s = TcpStream::connect(addr).expect("server accepts connections");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout settable");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout settable");
     s.write_all(request.as_bytes()).expect("request written");
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line).expect("status line");
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -318,12 +281,7 @@ pub fn raw(addr: SocketAddr, request: &str) -> Response {
     } else {
         let _ = r.read_to_end(&mut body);
     }
-    Response {
-        status,
-        headers,
-        body,
-        elapsed,
-    }
+    Response { status, headers, body, elapsed }
 }
 
 /// Parses `#EXT-X-...:A=1,B="x"` attribute lists (enough for assertions).
@@ -334,10 +292,7 @@ pub fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
         let (key, after) = rest.split_once('=')?;
         let (value, next) = if let Some(stripped) = after.strip_prefix('"') {
             let end = stripped.find('"')?;
-            (
-                &stripped[..end],
-                stripped[end + 1..].trim_start_matches(','),
-            )
+            (&stripped[..end], stripped[end + 1..].trim_start_matches(','))
         } else {
             match after.split_once(',') {
                 Some((v, n)) => (v, n),

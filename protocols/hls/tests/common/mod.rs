@@ -26,14 +26,7 @@ pub struct Seg<'a> {
 
 impl<'a> Seg<'a> {
     pub fn new(msn: u64, parts: &'a [u64]) -> Self {
-        Self {
-            msn,
-            discontinuity: false,
-            new_init: false,
-            parts,
-            keyframes: &[],
-            complete: true,
-        }
+        Self { msn, discontinuity: false, new_init: false, parts, keyframes: &[], complete: true }
     }
     pub fn open(mut self) -> Self {
         self.complete = false;
@@ -61,8 +54,7 @@ pub fn ring(timescale: u32, start_ticks: i64, segs: &[Seg<'_>]) -> TrackRing {
             r.push_init(Bytes::from_static(b"init-n"));
         }
         let pdt = BASE_MS + t * 1000 / i64::from(timescale);
-        r.begin_segment(s.msn, t, pdt, s.discontinuity)
-            .expect("test segments are contiguous");
+        r.begin_segment(s.msn, t, pdt, s.discontinuity).expect("test segments are contiguous");
         for (i, &d) in s.parts.iter().enumerate() {
             r.push_part(Part {
                 start_dts: t,
@@ -118,6 +110,5 @@ pub fn aac_track(channels: u8) -> TrackInfo {
 pub fn attr<'a>(playlist: &'a str, tag: &str, name: &str) -> Option<&'a str> {
     let line = playlist.lines().find(|l| l.starts_with(tag))?;
     let list = line.split_once(':')?.1;
-    list.split(',')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    list.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }

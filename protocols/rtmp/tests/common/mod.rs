@@ -52,10 +52,7 @@ impl Reply {
     pub fn command(&self) -> Option<(&str, f64, &[Amf0Value])> {
         match &self.message {
             RtmpMessage::Amf0Command {
-                command_name,
-                transaction_id,
-                additional_arguments,
-                ..
+                command_name, transaction_id, additional_arguments, ..
             } => Some((command_name, *transaction_id, additional_arguments)),
             _ => None,
         }
@@ -113,10 +110,7 @@ impl Peer {
             }
         }
         assert_eq!(s0s1s2.len(), 1 + 1536 * 2, "s0+s1+s2");
-        let c2 = match client
-            .process_bytes(&s0s1s2)
-            .expect("client accepts s0s1s2")
-        {
+        let c2 = match client.process_bytes(&s0s1s2).expect("client accepts s0s1s2") {
             HandshakeProcessResult::Completed { response_bytes, .. } => response_bytes,
             HandshakeProcessResult::InProgress { .. } => panic!("client handshake incomplete"),
         };
@@ -154,24 +148,15 @@ impl Peer {
 
     fn decode_replies(&mut self, bytes: &[u8]) {
         let mut input: &[u8] = bytes;
-        while let Some(payload) = self
-            .deserializer
-            .get_next_message(input)
-            .expect("engine output parses as rtmp chunks")
+        while let Some(payload) =
+            self.deserializer.get_next_message(input).expect("engine output parses as rtmp chunks")
         {
             input = &[];
-            let message = payload
-                .to_rtmp_message()
-                .expect("engine output parses as rtmp");
+            let message = payload.to_rtmp_message().expect("engine output parses as rtmp");
             if let RtmpMessage::SetChunkSize { size } = message {
-                self.deserializer
-                    .set_max_chunk_size(size as usize)
-                    .expect("valid chunk size");
+                self.deserializer.set_max_chunk_size(size as usize).expect("valid chunk size");
             }
-            self.replies.push(Reply {
-                stream_id: payload.message_stream_id,
-                message,
-            });
+            self.replies.push(Reply { stream_id: payload.message_stream_id, message });
         }
     }
 
@@ -180,10 +165,7 @@ impl Peer {
         let payload = message
             .into_message_payload(RtmpTimestamp::new(timestamp), stream_id)
             .expect("payload");
-        self.serializer
-            .serialize(&payload, false, false)
-            .expect("chunks")
-            .bytes
+        self.serializer.serialize(&payload, false, false).expect("chunks").bytes
     }
 
     pub fn send(
@@ -198,10 +180,8 @@ impl Peer {
 
     /// Switches our outgoing chunk size (and tells the engine), as ffmpeg and OBS do.
     pub fn set_chunk_size(&mut self, size: u32) -> Result<(), RtmpError> {
-        let packet = self
-            .serializer
-            .set_max_chunk_size(size, RtmpTimestamp::new(0))
-            .expect("chunk size");
+        let packet =
+            self.serializer.set_max_chunk_size(size, RtmpTimestamp::new(0)).expect("chunk size");
         self.feed(&packet.bytes)
     }
 
@@ -225,18 +205,12 @@ impl Peer {
     pub fn connect(&mut self, app: &str) -> Result<(), RtmpError> {
         let mut props = HashMap::new();
         props.insert("app".to_owned(), Amf0Value::Utf8String(app.to_owned()));
-        props.insert(
-            "type".to_owned(),
-            Amf0Value::Utf8String("nonprivate".into()),
-        );
+        props.insert("type".to_owned(), Amf0Value::Utf8String("nonprivate".into()));
         props.insert(
             "flashVer".to_owned(),
             Amf0Value::Utf8String("FMLE/3.0 (compatible; test)".into()),
         );
-        props.insert(
-            "tcUrl".to_owned(),
-            Amf0Value::Utf8String(format!("rtmp://127.0.0.1/{app}")),
-        );
+        props.insert("tcUrl".to_owned(), Amf0Value::Utf8String(format!("rtmp://127.0.0.1/{app}")));
         self.command(0, "connect", 1.0, Amf0Value::Object(props), vec![])
     }
 
@@ -247,10 +221,8 @@ impl Peer {
         let key = Amf0Value::Utf8String(name.to_owned());
         self.command(0, "releaseStream", 2.0, Amf0Value::Null, vec![key.clone()])
             .expect("releaseStream");
-        self.command(0, "FCPublish", 3.0, Amf0Value::Null, vec![key.clone()])
-            .expect("FCPublish");
-        self.command(0, "createStream", 4.0, Amf0Value::Null, vec![])
-            .expect("createStream");
+        self.command(0, "FCPublish", 3.0, Amf0Value::Null, vec![key.clone()]).expect("FCPublish");
+        self.command(0, "createStream", 4.0, Amf0Value::Null, vec![]).expect("createStream");
         self.command(
             1,
             "publish",
@@ -284,10 +256,7 @@ impl Peer {
 
     /// The replies that are commands named `name`.
     pub fn replies_named(&self, name: &str) -> Vec<&Reply> {
-        self.replies
-            .iter()
-            .filter(|r| r.command().is_some_and(|(n, _, _)| n == name))
-            .collect()
+        self.replies.iter().filter(|r| r.command().is_some_and(|(n, _, _)| n == name)).collect()
     }
 }
 

@@ -41,10 +41,7 @@ pub struct Run {
 pub fn serve_ffmpeg(path: &str, args: &[&str], decision: Decision, budget: Duration) -> Run {
     let deadline = Instant::now() + budget;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let url = format!(
-        "rtmp://127.0.0.1:{}{path}",
-        listener.local_addr().expect("addr").port()
-    );
+    let url = format!("rtmp://127.0.0.1:{}{path}", listener.local_addr().expect("addr").port());
     let args: Vec<String> = args.iter().map(|a| a.replace("{url}", &url)).collect();
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
@@ -96,9 +93,7 @@ pub fn serve_ffmpeg(path: &str, args: &[&str], decision: Decision, budget: Durat
 }
 
 fn accept_until(listener: &TcpListener, child: &mut Child, deadline: Instant) -> Option<TcpStream> {
-    listener
-        .set_nonblocking(true)
-        .expect("nonblocking listener");
+    listener.set_nonblocking(true).expect("nonblocking listener");
     while Instant::now() < deadline {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -118,9 +113,7 @@ fn accept_until(listener: &TcpListener, child: &mut Child, deadline: Instant) ->
 }
 
 fn drive(mut stream: TcpStream, decision: &Decision, deadline: Instant, run: &mut Run) {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("read timeout");
+    stream.set_read_timeout(Some(Duration::from_millis(100))).expect("read timeout");
     let mut session = RtmpSession::new(RtmpConfig::default());
     let mut buf = vec![0u8; 64 * 1024];
     let mut closing = false;
