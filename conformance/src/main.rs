@@ -1,1 +1,130 @@
-fn main() {}
+//! `sluice-check`: command-line entry point of the conformance checker.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sluice_conformance::live::{HlsOptions, check_hls};
+use sluice_conformance::report::Report;
+use sluice_conformance::rules::CATALOGUE;
+use sluice_conformance::url::Url;
+use sluice_conformance::{lint, stall};
+
+const USAGE: &str = "\
+usage:
+  sluice-check hls <multivariant-or-media URL> [--duration SECS] [--apple] [--json FILE]
+      follow every rendition for SECS (default 20) and judge RULES.md section A
+  sluice-check hls-stall <URL> [--apple] [--json FILE]
+      with the publisher paused by the caller: a blocked request must get 503 at ~3 x TD
+  sluice-check lint <FILE.m3u8>... [--apple] [--json FILE]
+      judge playlist files with the single-response rules
+  sluice-check rules
+      list every rule with its level
+exit status: 1 when a MUST/PROFILE rule (and APPLE with --apple) failed, 2 on usage errors";
+
+struct Args {
+    command: String,
+    targets: Vec<String>,
+    duration: f64,
+    apple: bool,
+    json: Option<String>,
+}
+
+fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let command = it.next().ok_or("missing command")?;
+    let mut args = Args { command, targets: Vec::new(), duration: 20.0, apple: false, json: None };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--duration" => {
+                let v = it.next().ok_or("--duration needs a value")?;
+                args.duration = v.parse::<f64>().map_err(|_| format!("bad --duration {v:?}"))?;
+                if !(args.duration.is_finite() && args.duration > 0.0 && args.duration <= 3600.0) {
+                    return Err("--duration must be in (0, 3600]".into());
+                }
+            }
+            "--apple" => args.apple = true,
+            "--json" => args.json = Some(it.next().ok_or("--json needs a file")?),
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
+            _ => args.targets.push(a),
+        }
+    }
+    Ok(args)
+}
+
+fn finish(report: &Report, json: Option<&str>) -> ExitCode {
+    print!("{}", report.render());
+    if let Some(path) = json
+        && let Err(e) = std::fs::write(path, report.to_json())
+    {
+        eprintln!("sluice-check: cannot write {path}: {e}");
+        return ExitCode::from(2);
+    }
+    if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("sluice-check: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = || -> Result<Url, String> {
+        match args.targets.as_slice() {
+            [u] => Url::parse(u).map_err(|e| e.to_string()),
+            _ => Err("expected exactly one URL".into()),
+        }
+    };
+    let report = match args.command.as_str() {
+        "hls" => match url() {
+            Ok(url) => check_hls(&HlsOptions {
+                url,
+                duration: Duration::from_secs_f64(args.duration),
+                apple: args.apple,
+            }),
+            Err(e) => {
+                eprintln!("sluice-check: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        "hls-stall" => match url() {
+            Ok(url) => stall::check_stall(&url, args.apple),
+            Err(e) => {
+                eprintln!("sluice-check: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        "lint" => {
+            let mut files = Vec::new();
+            for f in &args.targets {
+                match std::fs::read(f) {
+                    Ok(b) => files.push((f.clone(), b)),
+                    Err(e) => {
+                        eprintln!("sluice-check: cannot read {f}: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if files.is_empty() {
+                eprintln!("sluice-check: lint needs at least one file\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            lint::lint(&files, args.apple)
+        }
+        "rules" => {
+            for r in CATALOGUE {
+                println!("{:<14} {:<8} {}", r.id, r.level.name(), r.title);
+            }
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("sluice-check: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    finish(&report, args.json.as_deref())
+}

@@ -1,0 +1,337 @@
+//! The rules of `conformance/RULES.md` section A, one function per rule id.
+//!
+//! Every rule function is pure: it takes parsed playlists and/or recorded observations (what
+//! came back over the wire and when) and returns an [`Outcome`]. The I/O that produces the
+//! observations lives in `crate::live`; the verdict (PASS/FAIL/WARN/SKIP) is decided by
+//! `crate::report` from the problems' levels, so a SHOULD problem warns and a MUST problem fails.
+
+pub mod content;
+pub mod delivery;
+pub mod media;
+pub mod multivariant;
+pub mod reload;
+pub mod timing;
+
+use std::fmt;
+
+/// How binding a requirement is (RULES.md "Levels").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Spec SHOULD / RECOMMENDED: warn.
+    Should,
+    /// Apple authoring requirement stricter than the draft: fail with `--apple`, warn otherwise.
+    Apple,
+    /// Appendix B.1 Low-Latency Server Configuration Profile: fail for LL-HLS.
+    Profile,
+    /// Spec MUST / SHALL / REQUIRED: fail.
+    Must,
+}
+
+impl Level {
+    /// Upper-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::Apple => "APPLE",
+            Self::Profile => "PROFILE",
+        }
+    }
+
+    /// True when a problem at this level makes the rule FAIL.
+    pub fn fails(self, apple: bool) -> bool {
+        match self {
+            Self::Must | Self::Profile => true,
+            Self::Apple => apple,
+            Self::Should => false,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One violation found by a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// How binding the violated sentence is.
+    pub level: Level,
+    /// What was seen (evidence), short.
+    pub msg: String,
+}
+
+/// What one evaluation of a rule found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Violations.
+    pub problems: Vec<Problem>,
+    /// Evidence for a pass (what was checked, measured values).
+    pub evidence: Vec<String>,
+    /// Set when the rule could not be applied here, with the reason.
+    pub skipped: Option<String>,
+    /// A forced warning that is not a violation (e.g. "h2 not tested by this client").
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// An empty (passing) outcome.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A not-applicable outcome.
+    pub fn skip(why: impl Into<String>) -> Self {
+        Self { skipped: Some(why.into()), ..Self::default() }
+    }
+
+    /// Records a violation.
+    pub fn problem(&mut self, level: Level, msg: impl Into<String>) {
+        self.problems.push(Problem { level, msg: msg.into() });
+    }
+
+    /// Records a MUST violation.
+    pub fn must(&mut self, msg: impl Into<String>) {
+        self.problem(Level::Must, msg);
+    }
+
+    /// Records a SHOULD violation.
+    pub fn should(&mut self, msg: impl Into<String>) {
+        self.problem(Level::Should, msg);
+    }
+
+    /// Records evidence.
+    pub fn evidence(&mut self, msg: impl Into<String>) {
+        self.evidence.push(msg.into());
+    }
+
+    /// Records a note that turns a pass into a WARN.
+    pub fn note(&mut self, msg: impl Into<String>) {
+        self.notes.push(msg.into());
+    }
+
+    /// Builder form of [`Outcome::evidence`].
+    pub fn with_evidence(mut self, msg: impl Into<String>) -> Self {
+        self.evidence(msg);
+        self
+    }
+
+    /// True when no problem was recorded and the rule was not skipped.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty() && self.skipped.is_none()
+    }
+
+    /// True when a problem at `level` or any failing level was recorded.
+    pub fn has_level(&self, level: Level) -> bool {
+        self.problems.iter().any(|p| p.level == level)
+    }
+}
+
+/// A rule's id, declared level and title (for listing and for rules never exercised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Rule id as in RULES.md.
+    pub id: &'static str,
+    /// Declared level (the strongest level the rule can fail at).
+    pub level: Level,
+    /// Short title.
+    pub title: &'static str,
+}
+
+macro_rules! rule {
+    ($id:literal, $lvl:ident, $title:literal) => {
+        RuleInfo { id: $id, level: Level::$lvl, title: $title }
+    };
+}
+
+/// Every rule of RULES.md section A, in document order.
+pub const CATALOGUE: &[RuleInfo] = &[
+    rule!("HLS-PL-01", Must, "first line is #EXTM3U"),
+    rule!("HLS-PL-02", Must, "UTF-8, no BOM / control chars / stray whitespace; well-formed lines"),
+    rule!(
+        "HLS-PL-03",
+        Must,
+        "playlist Content-Type application/vnd.apple.mpegurl or audio/mpegurl"
+    ),
+    rule!("HLS-PL-04", Must, "no mixing of multivariant and media tags"),
+    rule!("HLS-PL-05", Must, "at most one of each playlist tag"),
+    rule!("HLS-PL-06", Must, "EXT-X-VERSION matches the features used"),
+    rule!("HLS-MP-01", Must, "EXT-X-TARGETDURATION present, integer >= 1"),
+    rule!("HLS-MP-02", Must, "rounded EXTINF <= TARGETDURATION"),
+    rule!("HLS-MP-03", Must, "TARGETDURATION never changes"),
+    rule!("HLS-MP-04", Must, "MEDIA-SEQUENCE / DISCONTINUITY-SEQUENCE placement and progression"),
+    rule!("HLS-MP-05", Must, "server only appends / removes from the head"),
+    rule!("HLS-MP-06", Must, "live playlist has no EXT-X-PLAYLIST-TYPE"),
+    rule!("HLS-MP-07", Must, "live playlist duration never below 3 x TD after removals"),
+    rule!("HLS-MP-08", Must, "new segment within 1.5 x TD"),
+    rule!("HLS-MP-09", Must, "playlist updates are atomic"),
+    rule!("HLS-MP-10", Must, "listed segments download at once at link speed"),
+    rule!("HLS-MP-11", Must, "removed segments / parts stay downloadable"),
+    rule!("HLS-MP-12", Must, "EXT-X-MAP applied; MAP/KEY/DISCONTINUITY/PDT before first part"),
+    rule!("HLS-MP-13", Should, "PROGRAM-DATE-TIME format, presence and cross-rendition mapping"),
+    rule!("HLS-MP-14", Should, "playlists gzip-encoded when accepted"),
+    rule!("HLS-MP-15", Must, "timestamps continue across segments"),
+    rule!("HLS-MP-16", Apple, "EXT-X-INDEPENDENT-SEGMENTS in multivariant or every video playlist"),
+    rule!("HLS-MV-01", Must, "STREAM-INF BANDWIDTH + URI; BANDWIDTH >= peak bit rate"),
+    rule!("HLS-MV-02", Should, "CODECS present and matching the init segments"),
+    rule!("HLS-MV-03", Should, "RESOLUTION / FRAME-RATE on video variants"),
+    rule!("HLS-MV-04", Must, "EXT-X-MEDIA groups and attributes consistent"),
+    rule!("HLS-MV-05", Must, "renditions share TARGETDURATION and SERVER-CONTROL"),
+    rule!("LLHLS-PI-01", Must, "EXT-X-PART-INF with PART-TARGET when parts exist"),
+    rule!("LLHLS-PI-02", Must, "PART-TARGET and SERVER-CONTROL stable across reloads"),
+    rule!("LLHLS-SC-01", Must, "PART-HOLD-BACK present with PART-INF"),
+    rule!("LLHLS-SC-02", Must, "PART-HOLD-BACK >= 2 x (SHOULD 3 x) PART-TARGET"),
+    rule!("LLHLS-SC-03", Must, "HOLD-BACK >= 3 x TARGETDURATION"),
+    rule!("LLHLS-SC-04", Must, "CAN-SKIP-UNTIL >= 6 x TARGETDURATION"),
+    rule!("LLHLS-SC-05", Apple, "CAN-BLOCK-RELOAD=YES"),
+    rule!("LLHLS-PART-01", Must, "EXT-X-PART has URI and DURATION, valid BYTERANGE"),
+    rule!("LLHLS-PART-02", Must, "part DURATION <= PART-TARGET"),
+    rule!("LLHLS-PART-03", Must, "part DURATION >= 0.85 x PART-TARGET (with exemptions)"),
+    rule!("LLHLS-PART-04", Must, "parts carry exactly the parent's samples"),
+    rule!("LLHLS-PART-05", Should, "INDEPENDENT=YES matches sync frames"),
+    rule!("LLHLS-PART-06", Should, "EXT-X-PART removed beyond 3 x TD"),
+    rule!("LLHLS-PART-07", Must, "new part within one PART-TARGET"),
+    rule!("LLHLS-PH-01", Profile, "PRELOAD-HINT TYPE=PART for the next part"),
+    rule!("LLHLS-PH-02", Must, "PRELOAD-HINT has TYPE and URI"),
+    rule!("LLHLS-PH-03", Must, "no PRELOAD-HINT with ENDLIST"),
+    rule!("LLHLS-PH-04", Should, "at most one PRELOAD-HINT per TYPE"),
+    rule!("LLHLS-PH-05", Must, "hinted URI is the URI later published"),
+    rule!("LLHLS-RR-01", Profile, "one RENDITION-REPORT per other rendition"),
+    rule!("LLHLS-RR-02", Must, "RENDITION-REPORT relative URI, LAST-MSN/LAST-PART syntax"),
+    rule!("LLHLS-RR-03", Must, "RENDITION-REPORT matches the other playlist"),
+    rule!("LLHLS-DD-01", Must, "_HLS_msn blocks until the segment exists"),
+    rule!("LLHLS-DD-02", Must, "_HLS_msn+_HLS_part blocks until the part exists"),
+    rule!("LLHLS-DD-03", Must, "_HLS_part without _HLS_msn is 400"),
+    rule!("LLHLS-DD-04", Should, "far-future directives are refused with 400"),
+    rule!("LLHLS-DD-05", Should, "blocked request answered 503 after 3 x TD"),
+    rule!("LLHLS-DD-06", Must, "directives ignored when they do not apply"),
+    rule!("LLHLS-DD-07", Must, "held playlist released promptly when the part lands"),
+    rule!("LLHLS-SKIP-01", Must, "_HLS_skip=YES delta update equals the full playlist"),
+    rule!("LLHLS-SKIP-02", Must, "_HLS_skip=v2 date-range skipping"),
+    rule!("LLHLS-PL-01", Must, "hinted part requestable; sent whole at link speed"),
+    rule!("LLHLS-PL-02", Should, "404 (not blocking) for unknown, unhinted resources"),
+    rule!("LLHLS-HTTP-01", Profile, "HTTP/2 or HTTP/3; Range when byte ranges are used"),
+    rule!("LLHLS-HTTP-02", Should, "Cache-Control lifetimes per Appendix B.1"),
+    rule!("LLHLS-HTTP-03", Should, "Expires on segments planned for removal"),
+];
+
+/// Every rule that judges one Media Playlist response on its own, in catalogue order.
+/// `removal_seen` says whether segments have been removed from the head (sliding window).
+pub fn media_snapshot(
+    text: &str,
+    body: &[u8],
+    p: &crate::playlist::MediaPlaylist,
+    removal_seen: bool,
+) -> Vec<(&'static str, Outcome)> {
+    let mut syntax = media::hls_pl_02(body);
+    for i in &p.syntax_issues {
+        syntax.must(format!("syntax: {i}"));
+    }
+    vec![
+        ("HLS-PL-01", media::hls_pl_01(text)),
+        ("HLS-PL-02", syntax),
+        ("HLS-PL-04", media::hls_pl_04(&p.doc)),
+        ("HLS-PL-05", media::hls_pl_05(&p.doc)),
+        ("HLS-PL-06", media::hls_pl_06(p)),
+        ("HLS-MP-01", media::hls_mp_01(p)),
+        ("HLS-MP-02", media::hls_mp_02(p)),
+        ("HLS-MP-04", media::hls_mp_04_placement(p)),
+        ("HLS-MP-06", media::hls_mp_06(p, removal_seen)),
+        ("HLS-MP-07", media::hls_mp_07(p, removal_seen)),
+        ("HLS-MP-12", media::hls_mp_12(p)),
+        ("HLS-MP-13", media::hls_mp_13(p)),
+        ("LLHLS-PI-01", media::llhls_pi_01(p)),
+        ("LLHLS-SC-01", media::llhls_sc_01(p)),
+        ("LLHLS-SC-03", media::llhls_sc_03(p)),
+        ("LLHLS-SC-04", media::llhls_sc_04(p)),
+        ("LLHLS-SC-05", media::llhls_sc_05(p)),
+        ("LLHLS-PART-01", media::llhls_part_01(p)),
+        ("LLHLS-PART-02", media::llhls_part_02(p)),
+        ("LLHLS-PART-03", media::llhls_part_03(p)),
+        ("LLHLS-PART-06", media::llhls_part_06(p)),
+        ("LLHLS-PH-01", media::llhls_ph_01(p)),
+        ("LLHLS-PH-02", media::llhls_ph_02(p)),
+        ("LLHLS-PH-03", media::llhls_ph_03(p)),
+        ("LLHLS-PH-04", media::llhls_ph_04(p)),
+        ("LLHLS-RR-02", media::llhls_rr_02(p)),
+    ]
+}
+
+/// Every rule that judges a Multivariant Playlist on its own.
+pub fn multivariant_static(
+    text: &str,
+    body: &[u8],
+    mv: &crate::playlist::Multivariant,
+) -> Vec<(&'static str, Outcome)> {
+    let mut syntax = media::hls_pl_02(body);
+    for i in mv.issues.iter().filter(|i| !i.contains("STREAM-INF")) {
+        syntax.must(format!("syntax: {i}"));
+    }
+    vec![
+        ("HLS-PL-01", media::hls_pl_01(text)),
+        ("HLS-PL-02", syntax),
+        ("HLS-PL-04", media::hls_pl_04(&mv.doc)),
+        ("HLS-PL-05", media::hls_pl_05(&mv.doc)),
+        ("HLS-PL-06", media::hls_pl_06_multivariant(mv)),
+        ("HLS-MV-01", multivariant::hls_mv_01(mv)),
+        ("HLS-MV-03", multivariant::hls_mv_03(mv)),
+        ("HLS-MV-04", multivariant::hls_mv_04(mv)),
+    ]
+}
+
+/// The catalogue entry for `id`.
+pub fn info(id: &str) -> Option<&'static RuleInfo> {
+    CATALOGUE.iter().find(|r| r.id == id)
+}
+
+/// Percentile (nearest-rank) of a slice of seconds; `None` for an empty slice.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v.get(rank.min(v.len()) - 1).copied()
+}
+
+/// Milliseconds with no decimals, for messages.
+pub fn ms(secs: f64) -> String {
+    format!("{:.0} ms", secs * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_ids_are_unique_and_cover_section_a() {
+        let mut ids: Vec<&str> = CATALOGUE.iter().map(|r| r.id).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        assert_eq!(n, 63);
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [0.1, 0.2, 0.3, 0.4, 1.0];
+        assert_eq!(percentile(&v, 50.0), Some(0.3));
+        assert_eq!(percentile(&v, 99.0), Some(1.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn apple_level_fails_only_in_apple_mode() {
+        assert!(Level::Apple.fails(true));
+        assert!(!Level::Apple.fails(false));
+        assert!(Level::Profile.fails(false));
+        assert!(!Level::Should.fails(true));
+    }
+}
