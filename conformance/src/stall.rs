@@ -61,7 +61,9 @@ fn stall_one(name: String, url: Url) -> Vec<StallResult> {
     ));
     let p = again.unwrap_or(p);
     let timeout = Duration::from_secs_f64(3.0 * td as f64 + (td as f64).max(1.0) + 3.0);
-    let seg_msn = p.next_msn();
+    // One past the segment in production, so that the request must block whether or not the
+    // server counts an in-progress parent (parts only) as "containing" its MSN.
+    let seg_msn = p.next_msn() + 1;
     let seg_url = url.with_params(&[("_HLS_msn", seg_msn.to_string())]);
     let seg = thread::spawn(move || {
         let t = Instant::now();
