@@ -1,6 +1,8 @@
 //! The live checks: fetch the multivariant, follow every rendition concurrently for the run's
 //! duration, probe the delivery-directive edge cases, then judge everything recorded.
 
+#[cfg(test)]
+mod e2e_tests;
 pub mod follow;
 pub mod observe;
 pub mod probes;

@@ -302,7 +302,8 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
 
 /// Milliseconds with no decimals, for messages.
 pub fn ms(secs: f64) -> String {
-    format!("{:.0} ms", secs * 1000.0)
+    let v = secs * 1000.0;
+    format!("{:.0} ms", if v.abs() < 0.5 { 0.0 } else { v })
 }
 
 #[cfg(test)]
