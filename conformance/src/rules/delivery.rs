@@ -311,8 +311,23 @@ pub fn llhls_skip_01(full: &MediaPlaylist, delta: &MediaPlaylist) -> Outcome {
             break;
         }
         if a.map.as_ref().map(|m| &m.uri) != b.map.as_ref().map(|m| &m.uri) {
-            o.must(format!("msn {}: EXT-X-MAP lost in the delta update", a.msn));
-            break;
+            // An EXT-X-MAP written before the skipped segments is one of "their associated tags"
+            // that EXT-X-SKIP replaces (the 2019 LL-HLS spec lists EXT-X-MAP among them); the
+            // client keeps it from its previous copy (§6.3.7). A MAP that sits among the
+            // remaining segments must stay.
+            let before_skip = match (&a.map, n.checked_sub(1).and_then(|i| full.segments.get(i))) {
+                (Some(m), Some(last_skipped)) => m.line < last_skipped.line,
+                _ => false,
+            };
+            if b.map.is_none() && before_skip {
+                o.evidence(format!(
+                    "EXT-X-MAP ahead of the skipped segments replaced by EXT-X-SKIP (msn {})",
+                    a.msn
+                ));
+            } else {
+                o.must(format!("msn {}: EXT-X-MAP lost or changed in the delta update", a.msn));
+                break;
+            }
         }
         if a.program_date_time.is_some() && b.program_date_time.is_none() {
             o.must(format!("msn {}: PROGRAM-DATE-TIME lost in the delta update", a.msn));
@@ -651,10 +666,19 @@ mod tests {
         assert!(fails(&llhls_skip_01(&full, &too_many)));
         let too_few = MediaPlaylist::parse(&delta_of(&full_text, 2));
         assert!(fails(&llhls_skip_01(&full, &too_few)));
+        // A MAP ahead of the skipped segments goes with them…
         let no_map = MediaPlaylist::parse(
             &delta_of(&full_text, 6).replace("#EXT-X-MAP:URI=\"init.mp4\"\n", ""),
         );
-        assert!(fails(&llhls_skip_01(&full, &no_map)));
+        assert!(!fails(&llhls_skip_01(&full, &no_map)), "{:?}", llhls_skip_01(&full, &no_map));
+        // …but a MAP among the remaining segments (here before msn 108) must stay.
+        let switched = full_text.replacen(
+            "#EXTINF:1.000,\n108.m4s",
+            "#EXT-X-MAP:URI=\"init-2.mp4\"\n#EXTINF:1.000,\n108.m4s",
+            1,
+        );
+        let lost = MediaPlaylist::parse(&delta_of(&switched, 6));
+        assert!(fails(&llhls_skip_01(&MediaPlaylist::parse(&switched), &lost)));
         let low_version =
             MediaPlaylist::parse(&delta_of(&full_text, 6).replace("VERSION:9", "VERSION:6"));
         assert!(fails(&llhls_skip_01(&full, &low_version)));
