@@ -90,12 +90,14 @@ pub fn directives(name: &str, url: &Url, report: &mut Report) {
         &[],
         true,
     );
+    // Asked in the segment after the newest part's, so that a parent completing meanwhile
+    // cannot turn it into "part 0 of the following Parent Segment" (a MUST that wins).
     let far_part = match (p.part_target, p.last_part()) {
-        (Some(pt), Some((m, i))) if pt > 0.0 => {
+        (Some(pt), Some((m, _))) if pt > 0.0 => {
             let apl = if pt < 1.0 { (3.0 / pt).ceil() as u64 } else { 3 };
             let target = url.with_params(&[
-                ("_HLS_msn", m.to_string()),
-                ("_HLS_part", (i + apl + 1).to_string()),
+                ("_HLS_msn", (m + 1).to_string()),
+                ("_HLS_part", (apl + 1).to_string()),
             ]);
             Some(observe::get(&target, Duration::from_secs(2), &[], true).0)
         }
