@@ -66,6 +66,10 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
   if (durationS) args.push('-t', String(durationS));
   args.push(
     '-vf', stripFilter(epoch0),
+    // Audio on the same clock: sample time plus the wall time (ms since EPOCH0) at which the
+    // audio graph started. Without it audio pts start at 0 while video pts start at ffmpeg's
+    // start-up delay (100–300 ms), and players hold video back by that much.
+    '-af', `asetpts=N/SR/TB+(RTCSTART/1000-${epoch0})/1000/TB`,
     '-c:v', 'libx264', ...venc, '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
   );
@@ -73,7 +77,7 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
     args.push('-f', 'flv', targets[0]);
   } else {
     args.push('-map', '0:v', '-map', '1:a', '-flags', '+global_header', '-f', 'tee',
-      targets.map((t) => `[f=flv:onfail=ignore]${t}`).join('|'));
+      targets.map((t) => `[f=flv:onfail=ignore:flush_packets=1]${t}`).join('|'));
   }
   return args;
 }
