@@ -33,7 +33,7 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
             return error(StatusCode::NOT_FOUND, format!("no such LL-HLS resource: {e}"));
         }
     };
-    match resource {
+    let mut resp = match resource {
         Resource::Multivariant => multivariant(hub, &channel, req).await,
         Resource::MediaPlaylist { rendition } => {
             media_playlist(hub, &channel, rendition, req).await
@@ -51,7 +51,23 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
         Resource::Segment { rendition, msn } => {
             segment_request(hub, &channel, rendition, msn).await
         }
+    };
+    // HLS App. B.1: errors are cached too, briefly (one TD for media and plain playlists, four
+    // for blocking playlist requests), so a CDN shields the origin from repeated misses.
+    if matches!(resp.status(), StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) {
+        let kind = match resource {
+            Resource::Multivariant | Resource::MediaPlaylist { .. }
+                if req.query.contains("_HLS_msn") =>
+            {
+                CacheKind::BlockingPlaylistError
+            }
+            Resource::Multivariant | Resource::MediaPlaylist { .. } => CacheKind::PlaylistError,
+            _ => CacheKind::MediaError,
+        };
+        let td = channel.snapshot().target_duration.unwrap_or(1);
+        cache(&mut resp, &sluice_hls::cache_control(kind, td));
     }
+    resp
 }
 
 fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {

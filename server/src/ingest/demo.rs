@@ -61,7 +61,9 @@ fn load_clip() -> Result<Clip, String> {
                 clip.headers.push((tag.kind, tag.body));
             }
             // Coded frames only (packet type 1); end-of-sequence markers would end the loop.
-            TagKind::Video if tag.body.get(1) == Some(&1) => clip.video.push((tag.timestamp_ms, tag.body)),
+            TagKind::Video if tag.body.get(1) == Some(&1) => {
+                clip.video.push((tag.timestamp_ms, tag.body))
+            }
             TagKind::Audio if tag.body.get(1) == Some(&1) => clip.audio.push(tag.body),
             _ => {}
         }
