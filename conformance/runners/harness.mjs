@@ -161,8 +161,8 @@ export class Harness {
   }
 
   /** Starts the clock-strip source (see strip.mjs) pushing to every RTMP URL in `targets`. */
-  startStripSource({ epoch0, targets, variant = 'zerolatency', durationS }) {
-    const args = stripSourceArgs({ epoch0, targets, variant, durationS });
+  startStripSource({ epoch0, targets, variant = 'zerolatency', durationS, audio = true }) {
+    const args = stripSourceArgs({ epoch0, targets, variant, durationS, audio });
     return this.spawn(`ffmpeg strip ${variant}`, 'ffmpeg', args);
   }
 

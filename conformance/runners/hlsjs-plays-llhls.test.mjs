@@ -25,11 +25,19 @@ before(async () => {
 });
 after(() => h.close());
 
-for (const variant of ['zerolatency', 'obs']) {
-  test(`hls.js plays LL-HLS from the dashboard, x264 ${variant}: no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
-    const id = `live/g2g-${variant}`;
+// x264 zerolatency + AAC; OBS-like x264 (2 B-frames, 2 s GOP) + AAC; and video only, which tells
+// audio-path problems apart from video-path ones.
+const CASES = [
+  { name: 'zerolatency', variant: 'zerolatency', audio: true },
+  { name: 'obs', variant: 'obs', audio: true },
+  { name: 'zerolatency-video-only', variant: 'zerolatency', audio: false },
+];
+
+for (const { name, variant, audio } of CASES) {
+  test(`hls.js plays LL-HLS from the dashboard, ${name}: no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
+    const id = `live/g2g-${name}`;
     const epoch0 = Date.now();
-    const source = h.startStripSource({ epoch0, targets: [sluice.rtmpUrl(id)], variant });
+    const source = h.startStripSource({ epoch0, targets: [sluice.rtmpUrl(id)], variant, audio });
     try {
       const channel = await waitForChannel(sluice.baseUrl, id, 20000);
       const log = [];
@@ -69,15 +77,15 @@ for (const variant of ['zerolatency', 'obs']) {
       const hlsLatency = summarize(report.hlsLatencyMs);
       const lateStalls = report.waiting.filter((w) => w.atMs > INITIAL_GRACE_MS || w.durationMs > MAX_INITIAL_STALL_MS);
       const result = {
-        date: new Date().toISOString(), variant, seconds: SECONDS, channel, player,
+        date: new Date().toISOString(), case: name, variant, audio, seconds: SECONDS, channel, player,
         g2g: { median: g2g.median, p90: g2g.p90, min: g2g.min, max: g2g.max, samples: g2g.n },
         hlsLatencyMs: { median: hlsLatency.median, p90: hlsLatency.p90 },
         frames: report.frames, rejected: report.rejected, implausible: report.implausible,
         waiting: report.waiting, openWaitingMs: report.openWaitingMs, maxFreezeMs: report.maxFreezeMs,
         playedSeconds: report.playedSeconds, log,
       };
-      const file = writeResults(`hlsjs-llhls-${variant}`, result);
-      console.log(`[${variant}] glass-to-glass median=${g2g.median} ms p90=${g2g.p90} ms samples=${g2g.n} ` +
+      const file = writeResults(`hlsjs-llhls-${name}`, result);
+      console.log(`[${name}] glass-to-glass median=${g2g.median} ms p90=${g2g.p90} ms samples=${g2g.n} ` +
         `(rejected=${report.rejected}) hls.latency median=${hlsLatency.median?.toFixed(0)} ms ` +
         `parts=${player.partCount} partTarget=${player.partTarget} played=${report.playedSeconds.toFixed(1)} s ` +
         `waiting=${JSON.stringify(report.waiting)} maxFreeze=${report.maxFreezeMs} ms -> ${file}`);

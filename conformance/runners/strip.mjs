@@ -55,28 +55,32 @@ export const VARIANTS = Object.freeze({
 
 /** ffmpeg arguments for the strip source pushing RTMP to every URL in `targets`
  *  (one encode; several targets go through the tee muxer). */
-export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', durationS }) {
+export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', durationS, audio = true }) {
   const venc = VARIANTS[variant];
   if (!venc) throw new Error(`unknown variant ${variant}`);
   const args = [
     '-hide_banner', '-loglevel', 'warning', '-nostdin',
     '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
   ];
+  if (audio) args.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
   if (durationS) args.push('-t', String(durationS));
   args.push(
     '-vf', stripFilter(epoch0),
+    '-c:v', 'libx264', ...venc, '-pix_fmt', 'yuv420p',
+  );
+  if (audio) {
     // Audio on the same clock: sample time plus the wall time (ms since EPOCH0) at which the
     // audio graph started. Without it audio pts start at 0 while video pts start at ffmpeg's
     // start-up delay (100–300 ms), and players hold video back by that much.
-    '-af', `asetpts=N/SR/TB+(RTCSTART/1000-${epoch0})/1000/TB`,
-    '-c:v', 'libx264', ...venc, '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
-  );
+    args.push('-af', `asetpts=N/SR/TB+(RTCSTART/1000-${epoch0})/1000/TB`,
+      '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  } else {
+    args.push('-an');
+  }
   if (targets.length === 1) {
     args.push('-f', 'flv', targets[0]);
   } else {
-    args.push('-map', '0:v', '-map', '1:a', '-flags', '+global_header', '-f', 'tee',
+    args.push('-map', '0:v', ...(audio ? ['-map', '1:a'] : []), '-flags', '+global_header', '-f', 'tee',
       targets.map((t) => `[f=flv:onfail=ignore:flush_packets=1]${t}`).join('|'));
   }
   return args;
