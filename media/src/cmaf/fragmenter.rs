@@ -140,7 +140,11 @@ impl Fragmenter {
         let duration = au.dts.abs_diff(last.dts);
         self.durations.push(duration);
         self.last_duration = Some(duration);
-        let new_segment = self.starts_segment(&au, duration);
+        let mut new_segment = self.starts_segment(&au, duration);
+        if new_segment && self.pull_cut_back(au.dts) {
+            // The pending samples open the new segment instead of ending the old one.
+            new_segment = false;
+        }
         // Close the current part before adding s if (s.dts + est_duration − part_start) >
         // part_target + part_target/100, or if s starts a new segment.
         let part_end = au.dts.saturating_add_unsigned(duration);
@@ -181,12 +185,33 @@ impl Fragmenter {
             return;
         }
         self.cuts.retain(|&c| c > first_dts);
+        if self.pull_cut_back(first_dts) {
+            return;
+        }
         if idx > 0 {
             self.close_part(idx);
             self.part_start = first_dts;
         }
         let keyframe = self.samples.first().is_some_and(|s| s.keyframe);
         self.begin_segment(first_dts, keyframe);
+    }
+
+    /// Follow policy: a cut at `cut_dts` would leave the samples pending before it as a tiny
+    /// last part of the old segment (one or two AAC frames published a few ms after the part
+    /// before: hls.js 1.7 then marks the segment loaded without that part and starves audio).
+    /// When those samples span less than half a part, the new segment starts at them instead,
+    /// at most half a part earlier than the track it follows. Returns whether it did so.
+    fn pull_cut_back(&mut self, cut_dts: i64) -> bool {
+        let pending_span = cut_dts.abs_diff(self.part_start);
+        let tail = self.policy == SegmentPolicy::Follow
+            && self.part_start > self.segment_start
+            && !self.samples.is_empty()
+            && pending_span < self.cfg.part_target / 2;
+        if tail {
+            let sync = self.samples.first().is_some_and(|s| s.keyframe);
+            self.begin_segment(self.part_start, sync);
+        }
+        tail
     }
 
     /// Forces a cut before a segment would exceed `ticks`, even without a keyframe (that
@@ -580,15 +605,35 @@ mod tests {
             f.push(aac_frame(i));
         }
         // Video cut at 1 s = 48 000 ticks; audio frame 47 (48 128) is the first at or after it.
+        // Parts hold 9 frames, so frames 45 and 46 would be a 43 ms last part: the segment
+        // starts at frame 45 instead (pulled back by less than half a part).
         f.cut_segment_at(48_000);
         for i in 40..100 {
             f.push(aac_frame(i));
         }
         let segs = segments(&drain(&mut f));
         let starts: Vec<i64> = segs.iter().map(|s| s.0).collect();
-        assert_eq!(starts, vec![0, 47 * 1024]);
+        assert_eq!(starts, vec![0, 45 * 1024]);
         assert!(segs[1].1);
-        assert_eq!(segs[1].2[0].start_dts, 47 * 1024);
+        assert_eq!(segs[1].2[0].start_dts, 45 * 1024);
+        assert!(segs[0].2.iter().all(|p| p.duration == 9 * 1024), "no tiny last part");
+    }
+
+    #[test]
+    fn follow_policy_keeps_a_long_enough_tail_in_the_old_segment() {
+        let cfg = FragmenterConfig { part_target: 9600, segment_target: 48_000 };
+        let mut f = Fragmenter::new(&audio_track(), cfg, SegmentPolicy::Follow);
+        for i in 0..44 {
+            f.push(aac_frame(i));
+        }
+        // Cut at frame 42: frames 36..41 (6 frames, 128 ms ≥ half a part) end the old segment.
+        f.cut_segment_at(42 * 1024);
+        for i in 44..60 {
+            f.push(aac_frame(i));
+        }
+        let segs = segments(&drain(&mut f));
+        assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 42 * 1024]);
+        assert_eq!(segs[0].2.last().map(|p| p.duration), Some(6 * 1024));
     }
 
     #[test]
@@ -604,9 +649,10 @@ mod tests {
             f.push(aac_frame(i));
         }
         let segs = segments(&drain(&mut f));
-        assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 47 * 1024]);
+        // Frames 45 and 46 precede the cut but are too short to end a segment on their own.
+        assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 45 * 1024]);
         let first_seg_end: u64 = segs[0].2.iter().map(|p| p.duration).sum();
-        assert_eq!(first_seg_end, 47 * 1024);
+        assert_eq!(first_seg_end, 45 * 1024);
     }
 
     #[test]
