@@ -133,6 +133,9 @@ pub struct Fetch {
     pub media_duration: Option<f64>,
 }
 
+/// A hinted-part 404 that took at least this long was held first (then abandoned).
+const ABANDONED_AFTER_HOLD_S: f64 = 0.015;
+
 /// LLHLS-PL-01.
 pub fn llhls_pl_01(fetches: &[Fetch]) -> Outcome {
     // "A hinted resource MUST be available for request when its EXT-X-PRELOAD-HINT tag is added
@@ -158,7 +161,16 @@ pub fn llhls_pl_01(fetches: &[Fetch]) -> Outcome {
                     ));
                 }
             }
-            Ok(404) => o.must(format!("{}: hinted part answered 404", f.uri)),
+            // "A server MAY choose not to publish previously-hinted resources ... SHOULD respond
+            // to client requests for those resources with Not Found" (§6.2.6): a 404 after the
+            // request was held is an abandoned hint; an immediate 404 means it was never
+            // requestable.
+            Ok(404) if f.total >= ABANDONED_AFTER_HOLD_S => {
+                o.note(format!("{}: hint abandoned, 404 after holding {}", f.uri, ms(f.total)))
+            }
+            Ok(404) => {
+                o.must(format!("{}: hinted part answered 404 at once ({})", f.uri, ms(f.total)))
+            }
             Ok(s) => o.must(format!("{}: hinted part answered {s}", f.uri)),
             Err(e) => o.must(format!("{}: {e}", f.uri)),
         }
@@ -318,6 +330,9 @@ mod tests {
     fn pl_01_flags_404_and_trickled_parts() {
         assert!(!fails(&llhls_pl_01(&[fetch(Ok(200), 0.2, 0.001, 0.2)])));
         assert!(fails(&llhls_pl_01(&[fetch(Ok(404), 0.0, 0.0, 0.2)])));
+        // Held, then abandoned: allowed by §6.2.6, reported as a note.
+        let abandoned = llhls_pl_01(&[fetch(Ok(404), 0.05, 0.0, 0.2)]);
+        assert!(!fails(&abandoned) && !abandoned.notes.is_empty());
         assert!(fails(&llhls_pl_01(&[fetch(Ok(200), 0.2, 0.19, 0.2)])));
         assert!(fails(&llhls_pl_01(&[fetch(Err("timed out".into()), 1.0, 0.0, 0.2)])));
     }
