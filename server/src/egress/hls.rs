@@ -30,7 +30,10 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
     let resource = match sluice_hls::parse_resource(req.tail) {
         Ok(r) => r,
         Err(e) => {
-            return error(StatusCode::NOT_FOUND, format!("no such LL-HLS resource: {e}"));
+            let mut r = error(StatusCode::NOT_FOUND, format!("no such LL-HLS resource: {e}"));
+            let td = channel.snapshot().target_duration.unwrap_or(1);
+            cache(&mut r, &sluice_hls::cache_control(CacheKind::MediaError, td));
+            return r;
         }
     };
     let mut resp = match resource {
