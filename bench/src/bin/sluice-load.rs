@@ -35,8 +35,11 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args { playlist, clients, seconds })
 }
 
-/// The last listed part (msn, index) and every part URI with its (msn, index).
-fn parse_parts(text: &str) -> (Option<(u64, u32)>, Vec<((u64, u32), String)>) {
+/// A part's (media sequence number, index within its segment).
+type PartPos = (u64, u32);
+
+/// The last listed part and every part URI with its position.
+fn parse_parts(text: &str) -> (Option<PartPos>, Vec<(PartPos, String)>) {
     let mut msn = 0u64;
     let mut idx = 0u32;
     let mut parts = Vec::new();
@@ -67,7 +70,7 @@ struct ClientStats {
 fn client(playlist: Url, until: Instant) -> ClientStats {
     let mut stats = ClientStats::default();
     let timeout = Duration::from_secs(10);
-    let mut last: Option<(u64, u32)> = None;
+    let mut last: Option<PartPos> = None;
     while Instant::now() < until {
         let url = match last {
             None => playlist.clone(),
