@@ -16,5 +16,8 @@ pub mod ring;
 pub mod time;
 pub mod track;
 
+#[cfg(test)]
+mod test_support;
+
 pub use access_unit::AccessUnit;
 pub use track::{CodecConfig, MediaKind, TrackInfo};

@@ -385,36 +385,9 @@ pub fn concat_parts<'a>(parts: impl IntoIterator<Item = &'a Part>) -> Bytes {
 mod tests {
     use super::super::boxes::reader::*;
     use super::*;
-    use crate::codec::aac::AudioSpecificConfig;
-    use crate::codec::h264::AvcConfig;
+    use crate::test_support::{audio_track, video_track};
     use crate::time::ms_to_ticks;
     use crate::track::{AUDIO_TRACK, VIDEO_TRACK};
-
-    const AVCC: &[u8] = &[
-        0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00, 0x19, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80,
-        0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c,
-        0x58, 0xba, 0x80, 0x01, 0x00, 0x04, 0x68, 0xce, 0x3c, 0x80,
-    ];
-
-    fn video_track() -> TrackInfo {
-        TrackInfo {
-            id: VIDEO_TRACK,
-            kind: MediaKind::Video,
-            timescale: 90_000,
-            codec: CodecConfig::H264(AvcConfig::parse(Bytes::from_static(AVCC)).unwrap()),
-        }
-    }
-
-    fn audio_track() -> TrackInfo {
-        TrackInfo {
-            id: AUDIO_TRACK,
-            kind: MediaKind::Audio,
-            timescale: 48_000,
-            codec: CodecConfig::Aac(
-                AudioSpecificConfig::parse(Bytes::from_static(&[0x11, 0x90])).unwrap(),
-            ),
-        }
-    }
 
     const PART_200MS: FragmenterConfig =
         FragmenterConfig { part_target: 18_000, segment_target: 90_000 };

@@ -259,45 +259,19 @@ fn put_descriptor(b: &mut BytesMut, tag: u8, payload: &[u8]) {
 mod tests {
     use super::super::boxes::reader::*;
     use super::*;
-    use crate::track::{AUDIO_TRACK, VIDEO_TRACK};
-
-    /// avcC of testdata/ffmpeg-x264-aac-baseline.flv (640x360).
-    const AVCC: &[u8] = &[
-        0x01, 0x42, 0xc0, 0x1e, 0xff, 0xe1, 0x00, 0x19, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80,
-        0xbf, 0xe5, 0xc0, 0x44, 0x00, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x03, 0x00, 0xf0, 0x3c,
-        0x58, 0xba, 0x80, 0x01, 0x00, 0x04, 0x68, 0xce, 0x3c, 0x80,
-    ];
-
-    fn video() -> TrackInfo {
-        TrackInfo {
-            id: VIDEO_TRACK,
-            kind: MediaKind::Video,
-            timescale: 90_000,
-            codec: CodecConfig::H264(AvcConfig::parse(Bytes::from_static(AVCC)).unwrap()),
-        }
-    }
-
-    fn audio() -> TrackInfo {
-        TrackInfo {
-            id: AUDIO_TRACK,
-            kind: MediaKind::Audio,
-            timescale: 48_000,
-            codec: CodecConfig::Aac(
-                AudioSpecificConfig::parse(Bytes::from_static(&[0x11, 0x90])).unwrap(),
-            ),
-        }
-    }
+    use crate::test_support::{AVCC, audio_track, video_track};
+    use crate::track::VIDEO_TRACK;
 
     #[test]
     fn ftyp_declares_cmaf_brands() {
-        let init = init_segment(&video());
+        let init = init_segment(&video_track());
         let ftyp = child(&init, b"ftyp");
         assert_eq!(ftyp, b"iso6\0\0\0\0iso6cmfcmp41");
     }
 
     #[test]
     fn video_init_carries_avcc_verbatim_and_geometry() {
-        let init = init_segment(&video());
+        let init = init_segment(&video_track());
         let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
         assert_eq!(u32_at(tkhd, 0) & 0xff_ffff, 3, "enabled + in_movie");
         assert_eq!(u32_at(tkhd, 12), VIDEO_TRACK);
@@ -333,7 +307,7 @@ mod tests {
 
     #[test]
     fn audio_init_carries_esds_with_audio_specific_config() {
-        let init = init_segment(&audio());
+        let init = init_segment(&audio_track());
         let mdia = path(&init, &[b"moov", b"trak", b"mdia"]);
         assert_eq!(u32_at(child(mdia, b"mdhd"), 12), 48_000);
         assert_eq!(&child(mdia, b"hdlr")[8..12], b"soun");
