@@ -117,7 +117,9 @@ fn blocking_reload_answers_when_the_next_part_lands() {
         format!("_HLS_msn={}", msn + 3),
         "_HLS_part=1".to_owned(),
         "_HLS_msn=abc".to_owned(),
-        format!("_HLS_msn={msn}&_HLS_part=99"),
+        // Far beyond the advance part limit (3 / 0.2 s = 15 parts) in the next segment. (In the
+        // current segment it could legally mean part 0 of the next, if that segment completes.)
+        format!("_HLS_msn={}&_HLS_part=99", msn + 1),
     ] {
         let t = Instant::now();
         let r = sluice.get(&format!("/live/block/hls/video.m3u8?{bad}"));
