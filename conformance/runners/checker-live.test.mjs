@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Harness, ROOT, sleep, waitForChannel, writeResults } from './harness.mjs';
@@ -36,12 +37,14 @@ for (const variant of ['zerolatency', 'obs']) {
       await waitForChannel(sluice.baseUrl, id, 20000);
       await sleep(3000); // a few segments in the window
       const url = `${sluice.baseUrl}/${id}/hls/index.m3u8`;
-      const json = path.join(ROOT, 'target/results', `checker-${variant}.json`);
+      const results = path.join(ROOT, 'target/results');
+      fs.mkdirSync(results, { recursive: true });
+      const json = path.join(results, `checker-${variant}.json`);
       const r = await run(['hls', url, '--duration', String(SECONDS), '--json', json], (SECONDS + 90) * 1000);
       const lines = r.out.split('\n');
       for (const l of lines.filter((l) => /^(FAIL|WARN|MEASURE|SUMMARY)/.test(l))) console.log(`# ${l}`);
       writeResults(`checker-${variant}-summary`, { code: r.code, summary: lines.filter((l) => l.startsWith('SUMMARY')) });
-      assert.equal(r.code, 0, `sluice-check failed:\n${lines.filter((l) => l.startsWith('FAIL')).join('\n')}`);
+      assert.equal(r.code, 0, `sluice-check exited ${r.code}:\n${lines.filter((l) => /^(FAIL|error|usage)/i.test(l)).join('\n') || r.out.slice(-2000)}`);
       assert.ok(lines.some((l) => l.startsWith('PASS LLHLS-DD-02')), 'blocking reload rule ran');
 
       // Pause the encoder: the channel stops growing while the publisher stays connected.
