@@ -5,6 +5,8 @@
 //! track, numbers segments, maps media time to wall-clock for PROGRAM-DATE-TIME, and appends
 //! parts to each track's ring. It never reads the clock: callers pass `now_ms` (Unix ms).
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use sluice_media::cmaf::fragmenter::{FragmentOutput, Fragmenter, FragmenterConfig, SegmentPolicy};
 use sluice_media::cmaf::init::init_segment;
@@ -59,6 +61,14 @@ pub struct Changes {
     pub target_duration_set: bool,
 }
 
+impl Changes {
+    fn merge(&mut self, other: Changes) {
+        self.parts |= other.parts;
+        self.tracks |= other.tracks;
+        self.target_duration_set |= other.target_duration_set;
+    }
+}
+
 #[derive(Debug)]
 pub struct Pipeline {
     cfg: PipelineConfig,
@@ -71,9 +81,18 @@ pub struct Pipeline {
     /// The video track has started a segment in this session. Until then audio is held back,
     /// so that audio segment N and video segment N start together (same MSN, same time).
     video_started: bool,
+    /// Where video starts in this session (timeline ticks, 90 kHz); earlier audio is dropped.
+    video_start_90k: Option<i64>,
     /// Frames dropped because they arrived for a track with no description.
     pub dropped_frames: u64,
+    /// Audio access units waiting for video to reach their time (see `push_frame`).
+    held_audio: VecDeque<AccessUnit>,
+    /// Newest video decode time of this session, input timeline, 90 kHz.
+    video_dts_90k: Option<i64>,
 }
+
+/// Bound on held audio (≈ 1.4 s of AAC at 48 kHz): past it audio goes on without video.
+const MAX_HELD_AUDIO: usize = 64;
 
 impl Pipeline {
     pub fn new(cfg: PipelineConfig) -> Self {
@@ -84,7 +103,10 @@ impl Pipeline {
             session: None,
             target_duration: None,
             video_started: false,
+            video_start_90k: None,
             dropped_frames: 0,
+            held_audio: VecDeque::new(),
+            video_dts_90k: None,
         }
     }
 
@@ -100,6 +122,9 @@ impl Pipeline {
     pub fn begin_session(&mut self) {
         self.session = Some(Session::default());
         self.video_started = false;
+        self.held_audio.clear();
+        self.video_dts_90k = None;
+        self.video_start_90k = None;
         for t in self.tracks_mut() {
             t.discontinuity_next = t.ring.last_msn().is_some();
         }
@@ -107,7 +132,7 @@ impl Pipeline {
 
     /// The publisher stopped: emit what is pending and close open segments.
     pub fn end_session(&mut self) -> Changes {
-        let mut changes = Changes::default();
+        let mut changes = self.release_audio(0, true);
         for kind in [MediaKind::Video, MediaKind::Audio] {
             if let Some(mut frag) = self.track_mut(kind).and_then(|t| t.fragmenter.take()) {
                 frag.flush();
@@ -182,7 +207,45 @@ impl Pipeline {
         changes
     }
 
-    fn push_frame(&mut self, mut au: AccessUnit, now_ms: i64) -> Changes {
+    /// Video goes straight to its fragmenter. Audio beside video waits until video has reached
+    /// its time, so the audio fragmenter already knows where the next video segment starts when
+    /// it cuts parts (no tiny last part, no abandoned preload hint). Costs audio at most one
+    /// video frame interval.
+    fn push_frame(&mut self, au: AccessUnit, now_ms: i64) -> Changes {
+        if au.track == sluice_media::track::VIDEO_TRACK || self.video.is_none() {
+            // Video timestamps are already 90 kHz.
+            let video_dts_90k = (au.track == sluice_media::track::VIDEO_TRACK).then_some(au.dts);
+            let mut changes = self.process_frame(au, now_ms);
+            if let Some(v) = video_dts_90k {
+                self.video_dts_90k = Some(v);
+                changes.merge(self.release_audio(now_ms, false));
+            }
+            return changes;
+        }
+        self.held_audio.push_back(au);
+        self.release_audio(now_ms, false)
+    }
+
+    /// Feeds held audio whose time video has reached (all of it when `all`, or whatever
+    /// exceeds [`MAX_HELD_AUDIO`] if video stalls).
+    fn release_audio(&mut self, now_ms: i64, all: bool) -> Changes {
+        let mut changes = Changes::default();
+        let timescale = self.audio.as_ref().map_or(VIDEO_TIMESCALE, |a| a.info.timescale);
+        while let Some(front) = self.held_audio.front() {
+            let at_90k = rescale(front.dts, timescale, VIDEO_TIMESCALE);
+            let ready = all
+                || self.held_audio.len() > MAX_HELD_AUDIO
+                || self.video_dts_90k.is_some_and(|v| v >= at_90k);
+            if !ready {
+                break;
+            }
+            let Some(au) = self.held_audio.pop_front() else { break };
+            changes.merge(self.process_frame(au, now_ms));
+        }
+        changes
+    }
+
+    fn process_frame(&mut self, mut au: AccessUnit, now_ms: i64) -> Changes {
         let mut changes = Changes::default();
         let kind = match au.track {
             sluice_media::track::VIDEO_TRACK => MediaKind::Video,
@@ -211,6 +274,12 @@ impl Pipeline {
         let offset = rescale(offset_90k, VIDEO_TIMESCALE, timescale);
         au.dts += offset;
         au.pts += offset;
+        if kind == MediaKind::Audio
+            && self.video_start_90k.is_some_and(|v| rescale(au.dts, timescale, VIDEO_TIMESCALE) < v)
+        {
+            // Before the session's first video frame: nothing to play it with.
+            return changes;
+        }
         let media_ms = rescale(au.dts, timescale, 1000);
         session.wall_minus_media_ms.get_or_insert(now_ms - media_ms);
 
@@ -255,6 +324,9 @@ impl Pipeline {
         let video_msn = match kind {
             MediaKind::Audio => self.video.as_ref().and_then(|v| v.next_msn).map(|n| n - 1),
             MediaKind::Video => {
+                if !self.video_started {
+                    self.video_start_90k = Some(start_dts);
+                }
                 self.video_started = true;
                 None
             }

@@ -86,6 +86,10 @@ pub struct Fragmenter {
     last_duration: Option<u64>,
     /// Pending [`Self::cut_segment_at`] requests, ascending.
     cuts: VecDeque<i64>,
+    /// The latest cut requested and the interval since the one before: with a steady GOP the
+    /// next cut comes one interval later, which lets parts be balanced before it is announced.
+    last_cut: Option<i64>,
+    cut_interval: Option<u64>,
     /// Next `mfhd` sequence_number.
     sequence: u32,
     out: VecDeque<FragmentOutput>,
@@ -106,6 +110,8 @@ impl Fragmenter {
             segment_start: 0,
             last_duration: None,
             cuts: VecDeque::new(),
+            last_cut: None,
+            cut_interval: None,
             sequence: 1,
             out: VecDeque::new(),
             dropped_before_keyframe: 0,
@@ -150,7 +156,9 @@ impl Fragmenter {
         let part_end = au.dts.saturating_add_unsigned(duration);
         let limit = self.cfg.part_target.saturating_add(self.cfg.part_target / 100);
         let closes = new_segment || part_end.abs_diff(self.part_start) > limit;
-        if closes {
+        if closes && !new_segment && self.split_before_known_cut(au.dts, duration) {
+            // Part of the pending samples stays to open a balanced last part.
+        } else if closes {
             self.close_part(self.samples.len());
             self.part_start = au.dts;
         }
@@ -167,6 +175,12 @@ impl Fragmenter {
         if self.policy != SegmentPolicy::Follow || self.cuts.back().is_some_and(|&c| dts <= c) {
             return;
         }
+        if let Some(prev) = self.last_cut
+            && dts > prev
+        {
+            self.cut_interval = Some(dts.abs_diff(prev));
+        }
+        self.last_cut = Some(dts);
         if self.cuts.len() >= MAX_PENDING_CUTS {
             self.cuts.pop_front();
         }
@@ -194,6 +208,37 @@ impl Fragmenter {
         }
         let keyframe = self.samples.first().is_some_and(|s| s.keyframe);
         self.begin_segment(first_dts, keyframe);
+    }
+
+    /// Follow policy, cut announced or predicted: closing the full part now would leave less
+    /// than half a part before the cut, a tiny last part. Split the pending samples and those still to come
+    /// before the cut into two balanced parts instead: close the first half now, keep the rest.
+    /// (Audio parts are all independent, so shorter parts are allowed: HLS §4.4.4.9 exempts
+    /// INDEPENDENT=YES parts from the 85 % floor.) Returns whether it split.
+    fn split_before_known_cut(&mut self, next_dts: i64, frame: u64) -> bool {
+        let announced = self.cuts.front().copied();
+        // Not announced yet: expect it one steady interval after the last one.
+        let predicted = match (self.last_cut, self.cut_interval) {
+            (Some(last), Some(interval)) => Some(last.saturating_add_unsigned(interval)),
+            _ => None,
+        };
+        let Some(cut) = announced.or(predicted) else { return false };
+        if self.policy != SegmentPolicy::Follow || cut <= next_dts || frame == 0 {
+            return false;
+        }
+        let before_cut = cut.abs_diff(next_dts);
+        if before_cut >= self.cfg.part_target / 2 {
+            return false;
+        }
+        let pending = self.samples.len();
+        let still_to_come = usize::try_from(before_cut.div_ceil(frame)).unwrap_or(usize::MAX);
+        let first = pending.saturating_add(still_to_come).div_ceil(2).min(pending);
+        if first == 0 || first == pending {
+            return false;
+        }
+        self.close_part(first);
+        self.part_start = self.samples.first().map_or(next_dts, |s| s.dts);
+        true
     }
 
     /// Follow policy: a cut at `cut_dts` would leave the samples pending before it as a tiny
@@ -578,18 +623,56 @@ mod tests {
             f.push(aac_frame(i));
         }
         // Video cut at 1 s = 48 000 ticks; audio frame 47 (48 128) is the first at or after it.
-        // Parts hold 9 frames, so frames 45 and 46 would be a 43 ms last part: the segment
-        // starts at frame 45 instead (pulled back by less than half a part).
+        // The cut is known before frame 45 would close a 9-frame part, so the last 11 frames
+        // split 6 + 5 rather than leave a 2-frame part.
         f.cut_segment_at(48_000);
         for i in 40..100 {
             f.push(aac_frame(i));
         }
         let segs = segments(&drain(&mut f));
         let starts: Vec<i64> = segs.iter().map(|s| s.0).collect();
-        assert_eq!(starts, vec![0, 45 * 1024]);
+        assert_eq!(starts, vec![0, 47 * 1024]);
         assert!(segs[1].1);
-        assert_eq!(segs[1].2[0].start_dts, 45 * 1024);
-        assert!(segs[0].2.iter().all(|p| p.duration == 9 * 1024), "no tiny last part");
+        assert_eq!(segs[1].2[0].start_dts, 47 * 1024);
+        assert!(segs[0].2.iter().all(|p| p.duration >= 5 * 1024), "no tiny last part");
+    }
+
+    #[test]
+    fn follow_policy_balances_the_last_parts_when_the_cut_is_known_early() {
+        let cfg = FragmenterConfig { part_target: 9600, segment_target: 48_000 };
+        let mut f = Fragmenter::new(&audio_track(), cfg, SegmentPolicy::Follow);
+        // The pipeline holds audio until video passed it: the cut is known before frame 45.
+        f.cut_segment_at(48_000);
+        for i in 0..60 {
+            f.push(aac_frame(i));
+        }
+        let segs = segments(&drain(&mut f));
+        // Cut at frame 47 exactly where video cut; 9,9,9,9 then 11 frames split 6 + 5.
+        assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 47 * 1024]);
+        let frames: Vec<u64> = segs[0].2.iter().map(|p| p.duration / 1024).collect();
+        assert_eq!(frames, vec![9, 9, 9, 9, 6, 5]);
+    }
+
+    #[test]
+    fn follow_policy_predicts_a_steady_cut_before_it_is_announced() {
+        let cfg = FragmenterConfig { part_target: 9600, segment_target: 48_000 };
+        let mut f = Fragmenter::new(&audio_track(), cfg, SegmentPolicy::Follow);
+        // Cuts every second, each announced only when audio has already passed it by a frame
+        // (video arrives late): after two, the third is predicted.
+        for i in 0..150 {
+            if i == 48 || i == 95 || i == 142 {
+                f.cut_segment_at((i - 1) * 1024 + 512);
+            }
+            f.push(aac_frame(i));
+        }
+        let segs = segments(&drain(&mut f));
+        let third = &segs[2];
+        let last_part = third.2.last().map_or(0, |p| p.duration);
+        assert!(
+            last_part >= 4 * 1024,
+            "predicted cut leaves a balanced last part, not {last_part}"
+        );
+        assert_eq!(segs[3].0, 142 * 1024, "the segment starts at the first frame after the cut");
     }
 
     #[test]
