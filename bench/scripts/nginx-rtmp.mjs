@@ -24,7 +24,7 @@ const PLAYER_HTML = `<!doctype html><meta charset="utf-8"><title>g2g player</tit
 <script>
   const q = new URLSearchParams(location.search);
   const video = document.getElementById('player');
-  const hls = new Hls({ ...(q.get('ll') === '1' ? { lowLatencyMode: true, backBufferLength: 10 } : {}), debug: q.get('debug') === '1' });
+  const hls = new Hls({ ...(q.get('ll') === '1' ? { lowLatencyMode: true, backBufferLength: 90 } : {}), debug: q.get('debug') === '1' });
   window.player = hls;
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
   hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) { if (d.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError(); else setTimeout(() => hls.startLoad(), 1000); } });
