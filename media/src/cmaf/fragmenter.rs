@@ -154,11 +154,9 @@ impl Fragmenter {
         // Close the current part before adding s if (s.dts + est_duration − part_start) >
         // part_target + part_target/100, or if s starts a new segment.
         let part_end = au.dts.saturating_add_unsigned(duration);
-        let limit = self.cfg.part_target.saturating_add(self.cfg.part_target / 100);
+        let limit = self.part_limit();
         let closes = new_segment || part_end.abs_diff(self.part_start) > limit;
-        if closes && !new_segment && self.split_before_known_cut(au.dts, duration) {
-            // Part of the pending samples stays to open a balanced last part.
-        } else if closes {
+        if closes {
             self.close_part(self.samples.len());
             self.part_start = au.dts;
         }
@@ -210,35 +208,30 @@ impl Fragmenter {
         self.begin_segment(first_dts, keyframe);
     }
 
-    /// Follow policy, cut announced or predicted: closing the full part now would leave less
-    /// than half a part before the cut, a tiny last part. Split the pending samples and those still to come
-    /// before the cut into two balanced parts instead: close the first half now, keep the rest.
-    /// (Audio parts are all independent, so shorter parts are allowed: HLS §4.4.4.9 exempts
-    /// INDEPENDENT=YES parts from the 85 % floor.) Returns whether it split.
-    fn split_before_known_cut(&mut self, next_dts: i64, frame: u64) -> bool {
-        let announced = self.cuts.front().copied();
-        // Not announced yet: expect it one steady interval after the last one.
+    /// How long the current part may grow: the part target, except before a segment cut that
+    /// is announced or predicted (a steady GOP repeats its interval) less than one and a half
+    /// parts away. The remainder is then split into two balanced parts, so the segment never
+    /// ends on a tiny part published a few ms after the one before it (hls.js 1.7 then marks
+    /// the segment loaded without that part and leaves a hole). Audio parts are independent,
+    /// so the shorter part is allowed (HLS §4.4.4.9 exempts INDEPENDENT=YES parts from 85 %).
+    fn part_limit(&self) -> u64 {
+        let normal = self.cfg.part_target.saturating_add(self.cfg.part_target / 100);
+        if self.policy != SegmentPolicy::Follow {
+            return normal;
+        }
         let predicted = match (self.last_cut, self.cut_interval) {
             (Some(last), Some(interval)) => Some(last.saturating_add_unsigned(interval)),
             _ => None,
         };
-        let Some(cut) = announced.or(predicted) else { return false };
-        if self.policy != SegmentPolicy::Follow || cut <= next_dts || frame == 0 {
-            return false;
+        let next_cut = self.cuts.iter().copied().chain(predicted).find(|&c| c > self.part_start);
+        let Some(cut) = next_cut else { return normal };
+        let remaining = cut.abs_diff(self.part_start);
+        let target = self.cfg.part_target;
+        if remaining > target && remaining < target.saturating_add(target / 2) {
+            remaining / 2 + self.last_duration.unwrap_or(0) / 2
+        } else {
+            normal
         }
-        let before_cut = cut.abs_diff(next_dts);
-        if before_cut >= self.cfg.part_target / 2 {
-            return false;
-        }
-        let pending = self.samples.len();
-        let still_to_come = usize::try_from(before_cut.div_ceil(frame)).unwrap_or(usize::MAX);
-        let first = pending.saturating_add(still_to_come).div_ceil(2).min(pending);
-        if first == 0 || first == pending {
-            return false;
-        }
-        self.close_part(first);
-        self.part_start = self.samples.first().map_or(next_dts, |s| s.dts);
-        true
     }
 
     /// Follow policy: a cut at `cut_dts` would leave the samples pending before it as a tiny
@@ -623,8 +616,8 @@ mod tests {
             f.push(aac_frame(i));
         }
         // Video cut at 1 s = 48 000 ticks; audio frame 47 (48 128) is the first at or after it.
-        // The cut is known before frame 45 would close a 9-frame part, so the last 11 frames
-        // split 6 + 5 rather than leave a 2-frame part.
+        // The cut is known when the fifth part starts (frame 36), 11 frames before it: those
+        // split 5 + 6 rather than 9 + a 2-frame part.
         f.cut_segment_at(48_000);
         for i in 40..100 {
             f.push(aac_frame(i));
@@ -647,10 +640,10 @@ mod tests {
             f.push(aac_frame(i));
         }
         let segs = segments(&drain(&mut f));
-        // Cut at frame 47 exactly where video cut; 9,9,9,9 then 11 frames split 6 + 5.
+        // Cut at frame 47 exactly where video cut; 9,9,9,9 then the last 11 frames split 5 + 6.
         assert_eq!(segs.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 47 * 1024]);
         let frames: Vec<u64> = segs[0].2.iter().map(|p| p.duration / 1024).collect();
-        assert_eq!(frames, vec![9, 9, 9, 9, 6, 5]);
+        assert_eq!(frames, vec![9, 9, 9, 9, 5, 6]);
     }
 
     #[test]
