@@ -323,6 +323,18 @@ struct Pending {
 }
 
 impl MediaPlaylist {
+    /// EXT-X-SERVER-CONTROL attributes as sorted (name, value) pairs, for comparing playlists
+    /// (empty when the tag is absent).
+    pub fn server_control_pairs(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .server_control
+            .as_ref()
+            .map(|s| s.attrs.pairs.iter().map(|(n, v)| (n.clone(), v.to_string())).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
     /// Parses a Media Playlist.
     pub fn parse(text: &str) -> Self {
         Self::from_doc(Document::parse(text))

@@ -58,14 +58,12 @@ struct Session {
 pub struct Changes {
     pub parts: bool,
     pub tracks: bool,
-    pub target_duration_set: bool,
 }
 
 impl Changes {
     fn merge(&mut self, other: Changes) {
         self.parts |= other.parts;
         self.tracks |= other.tracks;
-        self.target_duration_set |= other.target_duration_set;
     }
 }
 
@@ -363,7 +361,6 @@ impl Pipeline {
             && let Some(ticks) = finished
         {
             self.fix_target_duration(ticks, timescale);
-            changes.target_duration_set = true;
         }
     }
 

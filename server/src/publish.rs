@@ -24,7 +24,7 @@ impl PublishGuard {
             if changes.parts {
                 self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
             }
-            self.channel.publish(render(&self.hub, &self.channel, &pipeline, true));
+            self.channel.publish(render(&self.hub, &pipeline, true));
         }
     }
 }
@@ -35,7 +35,7 @@ pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
         return;
     };
     pipeline.end_session();
-    channel.publish(render(hub, channel, &pipeline, false));
+    channel.publish(render(hub, &pipeline, false));
 }
 
 /// Human-readable stream description for logs and the API:
@@ -67,7 +67,7 @@ fn fps_text(num: u32, den: u32) -> String {
 }
 
 /// Renders every document of the channel for the pipeline's current state.
-fn render(hub: &Hub, channel: &Channel, p: &Pipeline, live: bool) -> ChannelSnapshot {
+fn render(hub: &Hub, p: &Pipeline, live: bool) -> ChannelSnapshot {
     let part_target_s = hub.pipeline.part_target_ms as f64 / 1000.0;
     let mut snap = ChannelSnapshot {
         live,
@@ -111,7 +111,6 @@ fn render(hub: &Hub, channel: &Channel, p: &Pipeline, live: bool) -> ChannelSnap
         }
     }
     snap.multivariant = Some(Rendered::new(render_multivariant(p).into()));
-    let _ = channel;
     snap
 }
 

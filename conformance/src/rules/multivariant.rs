@@ -258,15 +258,7 @@ pub fn hls_mv_05(playlists: &[(String, &MediaPlaylist)]) -> Outcome {
     }
     let mut o = Outcome::new();
     let (name0, p0) = (&playlists[0].0, playlists[0].1);
-    let sc = |p: &MediaPlaylist| {
-        let mut v: Vec<(String, String)> = p
-            .server_control
-            .as_ref()
-            .map(|s| s.attrs.pairs.iter().map(|(n, v)| (n.clone(), v.to_string())).collect())
-            .unwrap_or_default();
-        v.sort();
-        (p.server_control.is_some(), v)
-    };
+    let sc = |p: &MediaPlaylist| (p.server_control.is_some(), p.server_control_pairs());
     for (name, p) in &playlists[1..] {
         if !p.i_frames_only && p.target_duration != p0.target_duration {
             o.must(format!(

@@ -195,15 +195,7 @@ pub fn llhls_pi_02(prev: &MediaPlaylist, next: &MediaPlaylist) -> Outcome {
     if pt(prev) != pt(next) {
         o.must(format!("PART-TARGET changed {:?} -> {:?}", pt(prev), pt(next)));
     }
-    let sc = |p: &MediaPlaylist| {
-        let mut v: Vec<(String, String)> = p
-            .server_control
-            .as_ref()
-            .map(|s| s.attrs.pairs.iter().map(|(n, v)| (n.clone(), v.to_string())).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let sc = MediaPlaylist::server_control_pairs;
     if sc(prev) != sc(next) {
         o.must(format!("EXT-X-SERVER-CONTROL changed {:?} -> {:?}", sc(prev), sc(next)));
     }
