@@ -1,7 +1,7 @@
 //! Sluice's media layer: everything between "bytes that came off an ingest socket" and
 //! "CMAF parts in a ring that egress serves".
 //!
-//! Data flow: `demux::flv` (and later `demux::ts`) turns container payloads into
+//! Data flow: `demux::flv` and `demux::ts` turn container payloads into
 //! [`AccessUnit`]s and [`TrackInfo`]s; `cmaf::fragmenter` turns access units into CMAF parts
 //! (moof+mdat) and segment boundaries; `ring` keeps the recent parts of one track for egress.
 //!
@@ -12,6 +12,7 @@ pub mod access_unit;
 pub mod cmaf;
 pub mod codec;
 pub mod demux;
+pub mod mux;
 pub mod ring;
 pub mod time;
 pub mod track;

@@ -1,3 +1,4 @@
 //! Container demuxers: turn ingest payloads into track descriptions and access units.
 
 pub mod flv;
+pub mod ts;
