@@ -1,5 +1,7 @@
 //! Codec configuration parsing: what CMAF sample entries and playlist attributes need.
 
 pub mod aac;
+pub mod adts;
+pub mod annexb;
 pub mod bits;
 pub mod h264;
