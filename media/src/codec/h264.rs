@@ -1,6 +1,7 @@
 //! H.264: AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3) and the SPS fields playlists
-//! need (size, frame rate, profile/level → RFC 6381 `avc1.PPCCLL`), plus the helpers the FLV
-//! demuxer uses on samples: splitting length-prefixed NAL units and spotting IDR pictures.
+//! need (size, frame rate, profile/level → RFC 6381 `avc1.PPCCLL`), the record built from
+//! in-band parameter sets (what the MPEG-TS demuxer sees), plus the helpers the demuxers use on
+//! samples: splitting length-prefixed NAL units and spotting IDR pictures.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -20,6 +21,12 @@ pub enum H264Error {
     BadLengthSize(u8),
     #[error("NAL unit length {len} overruns the {left} bytes left in the sample")]
     BadNalLength { len: usize, left: usize },
+    #[error("no PPS")]
+    NoPps,
+    #[error("{0} parameter sets do not fit an avcC record")]
+    TooManyParameterSets(usize),
+    #[error("parameter set of {0} bytes does not fit an avcC record")]
+    ParameterSetTooLong(usize),
 }
 
 /// NAL unit types (ISO/IEC 14496-10 Table 7-1) this crate looks at.
@@ -102,6 +109,60 @@ impl AvcConfig {
         })
     }
 
+    /// Builds an AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1) with 4-byte NAL
+    /// length prefixes from in-band parameter sets (NAL units with their 1-byte header,
+    /// emulation prevention in place), as an Annex B stream (MPEG-TS) carries them.
+    /// The first SPS must parse; profile, compatibility and level come from it.
+    pub fn from_parameter_sets(sps: &[Bytes], pps: &[Bytes]) -> Result<Self, H264Error> {
+        let first = sps.first().ok_or(H264Error::NoSps)?;
+        if pps.is_empty() {
+            return Err(H264Error::NoPps);
+        }
+        // "unsigned int(5) numOfSequenceParameterSets" and "unsigned int(8)
+        // numOfPictureParameterSets".
+        if sps.len() > 31 {
+            return Err(H264Error::TooManyParameterSets(sps.len()));
+        }
+        if pps.len() > 255 {
+            return Err(H264Error::TooManyParameterSets(pps.len()));
+        }
+        let info = Sps::parse(first)?;
+        let mut rec =
+            BytesMut::with_capacity(11 + sps.iter().chain(pps).map(|p| p.len() + 2).sum::<usize>());
+        // configurationVersion = 1; AVCProfileIndication, profile_compatibility and
+        // AVCLevelIndication "contain the profile, constraint flags and level … of the SPS".
+        rec.put_u8(1);
+        rec.put_u8(info.profile_idc);
+        rec.put_u8(info.constraint_flags);
+        rec.put_u8(info.level_idc);
+        // bit(6) reserved = '111111'b; unsigned int(2) lengthSizeMinusOne = 3 (4-byte lengths).
+        rec.put_u8(0xff);
+        // bit(3) reserved = '111'b; unsigned int(5) numOfSequenceParameterSets. The count was
+        // checked above to fit 5 bits.
+        rec.put_u8(0xe0 | sps.len() as u8);
+        for s in sps {
+            put_parameter_set(&mut rec, s)?;
+        }
+        // numOfPictureParameterSets: checked above to fit 8 bits.
+        rec.put_u8(pps.len() as u8);
+        for p in pps {
+            put_parameter_set(&mut rec, p)?;
+        }
+        // "if( profile_idc == 100 || profile_idc == 110 || profile_idc == 122 ||
+        // profile_idc == 144 )": chroma_format, bit depths and the (empty) SPS extension list.
+        // 244 (High 4:4:4 Predictive) replaced 144 and carries the same fields.
+        if matches!(info.profile_idc, 100 | 110 | 122 | 144 | 244) {
+            // bit(6) reserved = '111111'b; unsigned int(2) chroma_format;
+            rec.put_u8(0xfc | (info.chroma_format_idc & 0x03) as u8);
+            // bit(5) reserved = '11111'b; unsigned int(3) bit_depth_luma_minus8; (same chroma)
+            rec.put_u8(0xf8 | (info.bit_depth_luma.saturating_sub(8) & 0x07) as u8);
+            rec.put_u8(0xf8 | (info.bit_depth_chroma.saturating_sub(8) & 0x07) as u8);
+            // unsigned int(8) numOfSequenceParameterSetExt = 0
+            rec.put_u8(0);
+        }
+        Self::parse(rec.freeze())
+    }
+
     /// RFC 6381 codec string, e.g. `avc1.64001f`.
     pub fn codec_string(&self) -> String {
         format!("avc1.{:02x}{:02x}{:02x}", self.profile_idc, self.constraint_flags, self.level_idc)
@@ -129,6 +190,15 @@ impl AvcConfig {
         let pps = self.pps.iter().map(|s| rebase(&record, &self.record, s)).collect();
         Self { record, nal_length_size: 4, sps, pps, ..self.clone() }
     }
+}
+
+/// Writes "unsigned int(16) sequenceParameterSetLength; bit(8*…) sequenceParameterSetNALUnit"
+/// (same layout for PPS).
+fn put_parameter_set(rec: &mut BytesMut, nal: &[u8]) -> Result<(), H264Error> {
+    let len = u16::try_from(nal.len()).map_err(|_| H264Error::ParameterSetTooLong(nal.len()))?;
+    rec.put_u16(len);
+    rec.put_slice(nal);
+    Ok(())
 }
 
 /// Re-slices `part` (a slice of `old`) out of `new`, which has the same layout.
@@ -564,6 +634,58 @@ mod tests {
         assert_eq!(c.sps.len(), 1);
         assert_eq!(&c.pps[0][..], &[0x68, 0xcb, 0x83, 0xcb, 0x20]);
         assert_eq!(c.record, rec);
+    }
+
+    /// avcC of `testdata/obs-like-x264-bframes-aac.flv` as ffmpeg wrote it (High 3.0, with the
+    /// trailing chroma_format / bit depth fields).
+    const AVCC_HIGH: &[u8] = &[
+        0x01, 0x64, 0x00, 0x1e, 0xff, 0xe1, 0x00, 0x1a, 0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40,
+        0xa0, 0x2f, 0xf9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c,
+        0x0f, 0x16, 0x2d, 0x96, 0x01, 0x00, 0x04, 0x68, 0xef, 0xbc, 0xb0, 0xfd, 0xf8, 0xf8, 0x00,
+    ];
+
+    #[test]
+    fn record_from_in_band_parameter_sets_matches_ffmpeg_baseline() {
+        let pps = Bytes::from_static(&[0x68, 0xcb, 0x83, 0xcb, 0x20]);
+        let c = AvcConfig::from_parameter_sets(
+            &[Bytes::from_static(SPS_BASELINE_360P)],
+            std::slice::from_ref(&pps),
+        )
+        .unwrap();
+        assert_eq!(c.record, record_with(SPS_BASELINE_360P, &pps, 3));
+        assert_eq!(AvcConfig::parse(c.record.clone()).unwrap(), c);
+        assert_eq!((c.nal_length_size, c.width, c.height), (4, 640, 360));
+        assert_eq!(c.codec_string(), "avc1.42c01e");
+    }
+
+    #[test]
+    fn high_profile_record_carries_chroma_and_bit_depth_like_ffmpeg() {
+        let original = AvcConfig::parse(Bytes::from_static(AVCC_HIGH)).unwrap();
+        let rebuilt = AvcConfig::from_parameter_sets(&original.sps, &original.pps).unwrap();
+        assert_eq!(&rebuilt.record[..], AVCC_HIGH);
+        assert_eq!(rebuilt, original);
+        assert_eq!(rebuilt.codec_string(), "avc1.64001e");
+    }
+
+    #[test]
+    fn record_from_parameter_sets_rejects_missing_or_bad_sets() {
+        let sps = [Bytes::from_static(SPS_BASELINE_360P)];
+        let pps = [Bytes::from_static(&[0x68, 0xce])];
+        assert_eq!(AvcConfig::from_parameter_sets(&[], &pps), Err(H264Error::NoSps));
+        assert_eq!(AvcConfig::from_parameter_sets(&sps, &[]), Err(H264Error::NoPps));
+        assert_eq!(
+            AvcConfig::from_parameter_sets(&pps, &pps),
+            Err(H264Error::BadSps("not an SPS NAL unit"))
+        );
+        assert_eq!(
+            AvcConfig::from_parameter_sets(&vec![sps[0].clone(); 32], &pps),
+            Err(H264Error::TooManyParameterSets(32))
+        );
+        let long = [Bytes::from(vec![0x68; 70_000])];
+        assert_eq!(
+            AvcConfig::from_parameter_sets(&sps, &long),
+            Err(H264Error::ParameterSetTooLong(70_000))
+        );
     }
 
     #[test]
