@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::{aac::AudioSpecificConfig, h264::AvcConfig};
+use crate::codec::{aac::AudioSpecificConfig, h264::AvcConfig, h265::HevcConfig};
 
 /// Fixed track ids: one video and one audio track per input.
 pub const VIDEO_TRACK: u32 = 1;
@@ -19,7 +19,29 @@ pub enum MediaKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecConfig {
     H264(AvcConfig),
+    /// HEVC; the record uses 4-byte NAL lengths, like the samples.
+    H265(HevcConfig),
     Aac(AudioSpecificConfig),
+}
+
+impl CodecConfig {
+    /// Cropped picture size of a video codec.
+    pub fn video_size(&self) -> Option<(u32, u32)> {
+        match self {
+            CodecConfig::H264(c) => Some((c.width, c.height)),
+            CodecConfig::H265(c) => Some((c.width, c.height)),
+            CodecConfig::Aac(_) => None,
+        }
+    }
+
+    /// Frame rate (num, den) of a video codec, when its parameter sets signal one.
+    pub fn frame_rate(&self) -> Option<(u32, u32)> {
+        match self {
+            CodecConfig::H264(c) => c.frame_rate,
+            CodecConfig::H265(c) => c.frame_rate,
+            CodecConfig::Aac(_) => None,
+        }
+    }
 }
 
 /// Everything downstream needs to know about one track.
@@ -33,19 +55,22 @@ pub struct TrackInfo {
 }
 
 impl TrackInfo {
-    /// RFC 6381 codec string for CODECS attributes (`avc1.64001f`, `mp4a.40.2`).
+    /// RFC 6381 codec string for CODECS attributes (`avc1.64001f`, `hvc1.1.6.L93.B0`,
+    /// `mp4a.40.2`).
     pub fn codec_string(&self) -> String {
         match &self.codec {
             CodecConfig::H264(c) => c.codec_string(),
+            CodecConfig::H265(c) => c.codec_string(),
             CodecConfig::Aac(c) => c.codec_string(),
         }
     }
 
-    /// Raw decoder configuration bytes (avcC record / AudioSpecificConfig); equal bytes mean an
-    /// unchanged init segment.
+    /// Raw decoder configuration bytes (avcC / hvcC record / AudioSpecificConfig); equal bytes
+    /// mean an unchanged init segment.
     pub fn config_bytes(&self) -> &Bytes {
         match &self.codec {
             CodecConfig::H264(c) => &c.record,
+            CodecConfig::H265(c) => &c.record,
             CodecConfig::Aac(c) => &c.raw,
         }
     }

@@ -10,7 +10,7 @@ use sluice_media::{CodecConfig, TrackInfo};
 fn avc(t: &TrackInfo) -> &AvcConfig {
     match &t.codec {
         CodecConfig::H264(c) => c,
-        CodecConfig::Aac(_) => panic!("not video"),
+        _ => panic!("not AVC video"),
     }
 }
 

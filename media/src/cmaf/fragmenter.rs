@@ -327,7 +327,7 @@ impl Fragmenter {
     fn default_duration(&self) -> u64 {
         match &self.track.codec {
             CodecConfig::Aac(c) => u64::from(c.samples_per_frame()),
-            CodecConfig::H264(c) => match c.frame_rate {
+            video => match video.frame_rate() {
                 Some((num, den)) if num > 0 => {
                     u64::from(self.track.timescale) * u64::from(den) / u64::from(num)
                 }

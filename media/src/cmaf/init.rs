@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::boxes::{put_unity_matrix, write_box, write_full_box};
 use crate::codec::aac::AudioSpecificConfig;
 use crate::codec::h264::{AvcConfig, Colour};
+use crate::codec::h265::HevcConfig;
 use crate::track::{CodecConfig, MediaKind, TrackInfo};
 
 /// Movie timescale for `mvhd` (no durations are written, so any value works).
@@ -91,7 +92,8 @@ fn write_mvhd(b: &mut BytesMut, track_id: u32) {
 
 fn write_tkhd(b: &mut BytesMut, track: &TrackInfo) {
     let (width, height) = match &track.codec {
-        CodecConfig::H264(c) => display_size(c),
+        CodecConfig::H264(c) => display_size(&VisualFacts::avc(c)),
+        CodecConfig::H265(c) => display_size(&VisualFacts::hevc(c)),
         CodecConfig::Aac(_) => (0, 0),
     };
     write_full_box(b, b"tkhd", 0, TKHD_ENABLED_IN_MOVIE, |b| {
@@ -112,19 +114,47 @@ fn write_tkhd(b: &mut BytesMut, track: &TrackInfo) {
     });
 }
 
+/// What a visual sample entry needs from a video codec's parameter sets.
+struct VisualFacts {
+    width: u32,
+    height: u32,
+    /// Sample aspect ratio (h, v); (1, 1) when not signalled.
+    sar: (u16, u16),
+    /// VUI colour description, when signalled.
+    colour: Option<Colour>,
+}
+
+impl VisualFacts {
+    fn avc(c: &AvcConfig) -> Self {
+        let sps = c.first_sps().ok();
+        Self {
+            width: c.width,
+            height: c.height,
+            sar: sps.as_ref().and_then(|s| s.sample_aspect_ratio).unwrap_or((1, 1)),
+            colour: sps.and_then(|s| s.colour),
+        }
+    }
+
+    fn hevc(c: &HevcConfig) -> Self {
+        let sps = c.first_sps().ok();
+        Self {
+            width: c.width,
+            height: c.height,
+            sar: sps.as_ref().and_then(|s| s.sample_aspect_ratio).unwrap_or((1, 1)),
+            colour: sps.and_then(|s| s.colour),
+        }
+    }
+}
+
 /// Presentation size: the coded size stretched by the sample aspect ratio, clamped to 16 bits.
-fn display_size(c: &AvcConfig) -> (u32, u32) {
-    let (h, v) = sample_aspect_ratio(c);
-    let w = u64::from(c.width) * u64::from(h) / u64::from(v.max(1));
-    (w.min(0xffff) as u32, c.height.min(0xffff))
+fn display_size(f: &VisualFacts) -> (u32, u32) {
+    let (h, v) = f.sar;
+    let w = u64::from(f.width) * u64::from(h) / u64::from(v.max(1));
+    (w.min(0xffff) as u32, f.height.min(0xffff))
 }
 
-fn sample_aspect_ratio(c: &AvcConfig) -> (u16, u16) {
-    c.first_sps().ok().and_then(|s| s.sample_aspect_ratio).unwrap_or((1, 1))
-}
-
-fn colour(c: &AvcConfig) -> Colour {
-    let Some(sig) = c.first_sps().ok().and_then(|s| s.colour) else {
+fn colour(f: &VisualFacts) -> Colour {
+    let Some(sig) = f.colour else {
         return BT709;
     };
     let or_default = |v: u8, d: u8| if v == UNSPECIFIED { d } else { v };
@@ -152,7 +182,15 @@ fn write_minf(b: &mut BytesMut, track: &TrackInfo) {
         write_full_box(b, b"stsd", 0, 0, |b| {
             b.put_u32(1); // entry_count
             match &track.codec {
-                CodecConfig::H264(c) => write_avc1(b, c),
+                CodecConfig::H264(c) => {
+                    write_visual_entry(b, b"avc1", b"avcC", &c.record, &VisualFacts::avc(c))
+                }
+                // ISO/IEC 14496-15 §8.4.1: "When the sample entry name is 'hvc1', … all
+                // parameter sets … shall be stored only in the sample entry"; the records
+                // built here carry them all (array_completeness = 1).
+                CodecConfig::H265(c) => {
+                    write_visual_entry(b, b"hvc1", b"hvcC", &c.record, &VisualFacts::hevc(c))
+                }
                 CodecConfig::Aac(c) => write_mp4a(b, c, track.id),
             }
         });
@@ -173,14 +211,22 @@ fn put_sample_entry_header(b: &mut BytesMut) {
     b.put_u16(1);
 }
 
-fn write_avc1(b: &mut BytesMut, c: &AvcConfig) {
-    write_box(b, b"avc1", |b| {
+/// A VisualSampleEntry (ISO/IEC 14496-12 §12.1.3) with its decoder configuration box
+/// (`avcC`/`hvcC`, the record verbatim), then `pasp` and `colr` (nclx).
+fn write_visual_entry(
+    b: &mut BytesMut,
+    entry: &[u8; 4],
+    config_box: &[u8; 4],
+    record: &Bytes,
+    f: &VisualFacts,
+) {
+    write_box(b, entry, |b| {
         put_sample_entry_header(b);
         b.put_u16(0); // pre_defined
         b.put_u16(0); // reserved
         b.put_bytes(0, 12); // pre_defined
-        b.put_u16(c.width.min(0xffff) as u16);
-        b.put_u16(c.height.min(0xffff) as u16);
+        b.put_u16(f.width.min(0xffff) as u16);
+        b.put_u16(f.height.min(0xffff) as u16);
         b.put_u32(0x0048_0000); // horizresolution 72 dpi
         b.put_u32(0x0048_0000); // vertresolution
         b.put_u32(0); // reserved
@@ -188,13 +234,13 @@ fn write_avc1(b: &mut BytesMut, c: &AvcConfig) {
         b.put_bytes(0, 32); // compressorname (empty Pascal string)
         b.put_u16(0x0018); // depth
         b.put_i16(-1); // pre_defined
-        write_box(b, b"avcC", |b| b.put_slice(&c.record));
-        let (h, v) = sample_aspect_ratio(c);
+        write_box(b, config_box, |b| b.put_slice(record));
+        let (h, v) = f.sar;
         write_box(b, b"pasp", |b| {
             b.put_u32(u32::from(h));
             b.put_u32(u32::from(v));
         });
-        let col = colour(c);
+        let col = colour(f);
         write_box(b, b"colr", |b| {
             b.put_slice(b"nclx");
             b.put_u16(u16::from(col.primaries));
@@ -303,6 +349,29 @@ mod tests {
         let mvhd = path(&init, &[b"moov", b"mvhd"]);
         assert_eq!(u32_at(mvhd, 96), VIDEO_TRACK + 1, "next_track_ID");
         assert!(boxes(path(&init, &[b"moov", b"trak"])).iter().all(|b| &b.kind != b"edts"));
+    }
+
+    #[test]
+    fn hevc_init_has_hvc1_entry_with_hvcc_verbatim() {
+        let config = HevcConfig::parse(Bytes::from(crate::codec::h265::fixtures::ffmpeg_hvcc()))
+            .expect("valid hvcC");
+        let track = TrackInfo {
+            id: VIDEO_TRACK,
+            kind: MediaKind::Video,
+            timescale: 90_000,
+            codec: CodecConfig::H265(config.clone()),
+        };
+        let init = init_segment(&track);
+        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
+        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (320 << 16, 240 << 16));
+        let stsd = path(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]);
+        assert_eq!(u32_at(stsd, 4), 1);
+        let hvc1 = child(&stsd[8..], b"hvc1");
+        assert_eq!((u16_at(hvc1, 24), u16_at(hvc1, 26)), (320, 240));
+        let entries = &hvc1[78..];
+        assert_eq!(child(entries, b"hvcC"), &config.record[..]);
+        assert_eq!(child(entries, b"pasp"), &[0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
     }
 
     #[test]

@@ -5,3 +5,4 @@ pub mod adts;
 pub mod annexb;
 pub mod bits;
 pub mod h264;
+pub mod h265;
