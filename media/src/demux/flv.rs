@@ -16,6 +16,7 @@ use bytes::Bytes;
 use crate::AccessUnit;
 use crate::codec::aac::AudioSpecificConfig;
 use crate::codec::h264::{self, AvcConfig};
+use crate::codec::h265::{self, HevcConfig};
 use crate::time::{VIDEO_TIMESCALE, ms_to_ticks};
 use crate::track::{AUDIO_TRACK, CodecConfig, MediaKind, TrackInfo, VIDEO_TRACK};
 
@@ -89,6 +90,8 @@ const REANCHOR_FRAMES: i64 = 3;
 const FRAME_TYPE_COMMAND: u8 = 5;
 /// Legacy FLV CodecID 7: AVC.
 const CODEC_ID_AVC: u8 = 7;
+/// CodecID 12: HEVC, a widespread extension outside the FLV specification.
+const CODEC_ID_HEVC_NON_STANDARD: u8 = 12;
 /// Legacy FLV SoundFormat 10: AAC.
 const SOUND_FORMAT_AAC: u8 = 10;
 /// Enhanced RTMP: SoundFormat 9 means an ExAudioTagHeader with a FourCC follows.
@@ -104,6 +107,8 @@ const PACKET_END_OF_SEQUENCE: u8 = 2;
 const PACKET_CODED_FRAMES_X: u8 = 3;
 /// Enhanced RTMP VideoPacketType.Metadata (HDR info): ignored.
 const PACKET_METADATA: u8 = 4;
+/// Enhanced RTMP VideoPacketType.MPEG2TSSequenceStart (an AV1VideoDescriptor): ignored.
+const PACKET_MPEG2TS_SEQUENCE_START: u8 = 5;
 /// Enhanced RTMP AudioPacketType.MultichannelConfig: informational, ignored.
 const AUDIO_PACKET_MULTICHANNEL_CONFIG: u8 = 4;
 
@@ -118,11 +123,35 @@ pub struct FlvDemuxer {
 
 #[derive(Debug, Default)]
 struct VideoState {
-    /// The sequence header as received (compared to spot repeats).
-    record: Option<Bytes>,
-    /// Parsed configuration; its NAL length size is what incoming samples use.
-    received: Option<AvcConfig>,
+    received: Option<ReceivedVideo>,
     unsupported: Option<String>,
+}
+
+/// The video codecs this demuxer packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VideoCodec {
+    Avc,
+    Hevc,
+}
+
+impl VideoCodec {
+    fn name(self) -> &'static str {
+        match self {
+            VideoCodec::Avc => "AVC",
+            VideoCodec::Hevc => "HEVC",
+        }
+    }
+}
+
+/// The accepted video sequence header.
+#[derive(Debug)]
+struct ReceivedVideo {
+    codec: VideoCodec,
+    /// The sequence header as received (compared to spot repeats).
+    record: Bytes,
+    /// NAL length prefix size incoming samples use (the track's record says 4).
+    nal_length_size: u8,
+    track: TrackInfo,
 }
 
 #[derive(Debug, Default)]
@@ -164,7 +193,7 @@ impl FlvDemuxer {
 
     /// The current video track, if a sequence header has been accepted.
     pub fn video_track(&self) -> Option<TrackInfo> {
-        self.video.received.as_ref().map(video_track_info)
+        self.video.received.as_ref().map(|r| r.track.clone())
     }
 
     /// The current audio track, if a sequence header has been accepted.
@@ -190,17 +219,22 @@ impl FlvDemuxer {
         if frame_type == FRAME_TYPE_COMMAND {
             return;
         }
-        if codec_id != CODEC_ID_AVC {
-            return self.unsupported_video(legacy_video_codec_name(codec_id));
-        }
+        let codec = match codec_id {
+            CODEC_ID_AVC => VideoCodec::Avc,
+            // The non-standard CodecID 12 (Chinese CDNs, ffmpeg forks) lays HEVC out exactly
+            // like AVC: "HEVCPacketType UI8 … CompositionTime SI24", then an
+            // HEVCDecoderConfigurationRecord or length-prefixed NAL units.
+            CODEC_ID_HEVC_NON_STANDARD => VideoCodec::Hevc,
+            _ => return self.unsupported_video(legacy_video_codec_name(codec_id)),
+        };
         // "AVCPacketType UI8, CompositionTime SI24" then the data.
         if body.len() < 5 {
-            return self.drop_tag("truncated AVC video tag header");
+            return self.drop_tag(format!("truncated {} video tag header", codec.name()));
         }
         let packet_type = body[1];
         let cts = si24(&body[2..5]);
         self.video.unsupported = None;
-        self.avc_packet(packet_type, timestamp_ms, cts, body.slice(5..));
+        self.video_packet(codec, packet_type, timestamp_ms, cts, body.slice(5..));
     }
 
     fn push_enhanced_video(&mut self, timestamp_ms: u32, body: Bytes) {
@@ -208,6 +242,8 @@ impl FlvDemuxer {
         // VideoPacketType UB[4]", then "VideoFourCc UI32".
         let frame_type = (body[0] >> 4) & 0x07;
         let packet_type = body[0] & 0x0f;
+        // "if (videoPacketType != VideoPacketType.Metadata && videoFrameType ==
+        // VideoFrameType.Command) { videoCommand = UI8 … processVideoBody = false }"
         if frame_type == FRAME_TYPE_COMMAND && packet_type != PACKET_METADATA {
             return;
         }
@@ -218,6 +254,7 @@ impl FlvDemuxer {
                 | PACKET_END_OF_SEQUENCE
                 | PACKET_CODED_FRAMES_X
                 | PACKET_METADATA
+                | PACKET_MPEG2TS_SEQUENCE_START
         ) {
             return self.drop_tag(format!(
                 "enhanced RTMP video packet type {packet_type} (multitrack/ModEx) not supported"
@@ -226,9 +263,9 @@ impl FlvDemuxer {
         let Some(fourcc) = body.get(1..5) else {
             return self.drop_tag("truncated enhanced RTMP video header");
         };
-        match fourcc {
-            b"avc1" => {}
-            b"hvc1" => return self.unsupported_video("HEVC (enhanced RTMP hvc1)".into()),
+        let codec = match fourcc {
+            b"avc1" => VideoCodec::Avc,
+            b"hvc1" => VideoCodec::Hevc,
             b"av01" => return self.unsupported_video("AV1 (enhanced RTMP av01)".into()),
             b"vp09" => return self.unsupported_video("VP9 (enhanced RTMP vp09)".into()),
             b"vp08" => return self.unsupported_video("VP8 (enhanced RTMP vp08)".into()),
@@ -238,23 +275,27 @@ impl FlvDemuxer {
                     fourcc_text(other)
                 ));
             }
-        }
+        };
         self.video.unsupported = None;
         match packet_type {
+            // HDR colour metadata (AMF): the SPS VUI already describes the colour.
             PACKET_METADATA => {}
-            // "CodedFrames: SI24 CompositionTime offset" precedes the data; CodedFramesX has
-            // "composition time implicitly set to zero".
+            // "PacketTypeSequenceStart and PacketTypeMPEG2TSSequenceStart are mutually
+            // exclusive"; the latter only carries an AV1VideoDescriptor.
+            PACKET_MPEG2TS_SEQUENCE_START => {}
+            // "compositionTimeOffset = SI24" precedes AVC and HEVC coded frames.
             PACKET_CODED_FRAMES => {
-                if body.len() < 8 {
-                    return self.drop_tag("truncated enhanced RTMP AVC frame");
-                }
-                let cts = si24(&body[5..8]);
-                self.avc_packet(PACKET_CODED_FRAMES, timestamp_ms, cts, body.slice(8..));
+                let Some(cts) = body.get(5..8).map(si24) else {
+                    return self
+                        .drop_tag(format!("truncated enhanced RTMP {} frame", codec.name()));
+                };
+                self.video_packet(codec, PACKET_CODED_FRAMES, timestamp_ms, cts, body.slice(8..));
             }
+            // "CodedFramesX: compositionTimeOffset is implied to equal zero".
             PACKET_CODED_FRAMES_X => {
-                self.avc_packet(PACKET_CODED_FRAMES, timestamp_ms, 0, body.slice(5..))
+                self.video_packet(codec, PACKET_CODED_FRAMES, timestamp_ms, 0, body.slice(5..))
             }
-            _ => self.avc_packet(packet_type, timestamp_ms, 0, body.slice(5..)),
+            _ => self.video_packet(codec, packet_type, timestamp_ms, 0, body.slice(5..)),
         }
     }
 
@@ -266,59 +307,95 @@ impl FlvDemuxer {
         }
     }
 
-    fn avc_packet(&mut self, packet_type: u8, timestamp_ms: u32, cts: i32, data: Bytes) {
+    fn video_packet(
+        &mut self,
+        codec: VideoCodec,
+        packet_type: u8,
+        timestamp_ms: u32,
+        cts: i32,
+        data: Bytes,
+    ) {
         match packet_type {
-            PACKET_SEQUENCE_HEADER => self.avc_sequence_header(data),
-            PACKET_CODED_FRAMES => self.avc_frame(timestamp_ms, cts, data),
+            PACKET_SEQUENCE_HEADER => self.video_sequence_header(codec, data),
+            PACKET_CODED_FRAMES => self.video_frame(codec, timestamp_ms, cts, data),
             // End of sequence: the configuration stays valid for a resumed stream.
             PACKET_END_OF_SEQUENCE => {}
-            other => self.drop_tag(format!("unknown AVC packet type {other}")),
+            other => self.drop_tag(format!("unknown {} packet type {other}", codec.name())),
         }
     }
 
-    fn avc_sequence_header(&mut self, data: Bytes) {
-        if self.video.record.as_ref() == Some(&data) {
+    fn video_sequence_header(&mut self, codec: VideoCodec, data: Bytes) {
+        if self.video.received.as_ref().is_some_and(|r| r.codec == codec && r.record == data) {
             return;
         }
-        match AvcConfig::parse(data.clone()) {
-            Ok(config) => {
-                let info = video_track_info(&config);
-                self.video.record = Some(data);
-                self.video.received = Some(config);
-                self.events.push_back(Event::Track(info));
+        let parsed = match codec {
+            VideoCodec::Avc => AvcConfig::parse(data.clone())
+                .map_err(|e| e.to_string())
+                .map(|c| (c.nal_length_size, CodecConfig::H264(c.with_four_byte_lengths()))),
+            VideoCodec::Hevc => HevcConfig::parse(data.clone())
+                .map_err(|e| e.to_string())
+                .map(|c| (c.nal_length_size, CodecConfig::H265(c.with_four_byte_lengths()))),
+        };
+        match parsed {
+            Ok((nal_length_size, config)) => {
+                let track = TrackInfo {
+                    id: VIDEO_TRACK,
+                    kind: MediaKind::Video,
+                    timescale: VIDEO_TIMESCALE,
+                    codec: config,
+                };
+                self.video.received = Some(ReceivedVideo {
+                    codec,
+                    record: data,
+                    nal_length_size,
+                    track: track.clone(),
+                });
+                self.events.push_back(Event::Track(track));
             }
-            Err(e) => self.drop_tag(format!("bad AVC sequence header: {e}")),
+            Err(e) => self.drop_tag(format!("bad {} sequence header: {e}", codec.name())),
         }
     }
 
-    fn avc_frame(&mut self, timestamp_ms: u32, cts: i32, data: Bytes) {
-        let Some(config) = &self.video.received else {
-            return self.drop_tag("AVC frame before its sequence header");
+    fn video_frame(&mut self, codec: VideoCodec, timestamp_ms: u32, cts: i32, data: Bytes) {
+        let name = codec.name();
+        let Some(received) = self.video.received.as_ref().filter(|r| r.codec == codec) else {
+            return self.drop_tag(format!("{name} frame before its sequence header"));
         };
-        let length_size = config.nal_length_size;
-        let info = match h264::scan_sample(&data, length_size) {
-            Ok(info) if info.nal_units > 0 => info,
-            Ok(_) => return self.drop_tag("empty AVC frame"),
-            Err(e) => return self.drop_tag(format!("malformed AVC frame: {e}")),
+        let length_size = received.nal_length_size;
+        // Both codecs frame samples as length-prefixed NAL units (ISO/IEC 14496-15), so the
+        // split is shared; only the sync-sample rule differs.
+        let scan = match codec {
+            VideoCodec::Avc => h264::scan_sample(&data, length_size)
+                .map(|i| (i.nal_units, i.has_idr))
+                .map_err(|e| e.to_string()),
+            VideoCodec::Hevc => h265::scan_sample(&data, length_size)
+                .map(|i| (i.nal_units, i.has_irap))
+                .map_err(|e| e.to_string()),
+        };
+        let keyframe = match scan {
+            Ok((n, keyframe)) if n > 0 => keyframe,
+            Ok(_) => return self.drop_tag(format!("empty {name} frame")),
+            Err(e) => return self.drop_tag(format!("malformed {name} frame: {e}")),
         };
         let data = if length_size == 4 {
             data
         } else {
             match h264::to_four_byte_lengths(&data, length_size) {
                 Ok(d) => d,
-                Err(e) => return self.drop_tag(format!("malformed AVC frame: {e}")),
+                Err(e) => return self.drop_tag(format!("malformed {name} frame: {e}")),
             }
         };
         let dts = ms_to_ticks(i64::from(timestamp_ms), VIDEO_TIMESCALE);
         let pts = ms_to_ticks(i64::from(timestamp_ms) + i64::from(cts), VIDEO_TIMESCALE);
-        // ISO/IEC 14496-15: "A sync sample in AVC is an IDR access unit", so the keyframe
-        // flag follows the NAL units, not FLV's FrameType (which also marks open-GOP I frames).
+        // ISO/IEC 14496-15: "A sync sample in AVC is an IDR access unit"; for HEVC the sync
+        // samples are IRAP pictures (IDR, CRA, BLA). So the keyframe flag follows the NAL
+        // units, not FLV's FrameType (which also marks open-GOP I frames).
         self.stats.frames += 1;
         self.events.push_back(Event::Frame(AccessUnit {
             track: VIDEO_TRACK,
             dts,
             pts,
-            keyframe: info.has_idr,
+            keyframe,
             data,
         }));
     }
@@ -443,16 +520,6 @@ impl FlvDemuxer {
     }
 }
 
-/// The track description for an AVC configuration: 90 kHz, samples in 4-byte-length form.
-fn video_track_info(config: &AvcConfig) -> TrackInfo {
-    TrackInfo {
-        id: VIDEO_TRACK,
-        kind: MediaKind::Video,
-        timescale: VIDEO_TIMESCALE,
-        codec: CodecConfig::H264(config.with_four_byte_lengths()),
-    }
-}
-
 fn audio_track_info(config: AudioSpecificConfig) -> TrackInfo {
     TrackInfo {
         id: AUDIO_TRACK,
@@ -472,7 +539,7 @@ fn fourcc_text(fourcc: &[u8]) -> String {
     fourcc.iter().flat_map(|&b| std::ascii::escape_default(b)).map(char::from).collect()
 }
 
-/// §E.4.3.1 CodecID names (plus the common non-standard HEVC/AV1 ids).
+/// §E.4.3.1 CodecID names (plus the non-standard AV1 id 13; 12 is HEVC, handled above).
 fn legacy_video_codec_name(codec_id: u8) -> String {
     match codec_id {
         2 => "Sorenson H.263".into(),
@@ -480,7 +547,6 @@ fn legacy_video_codec_name(codec_id: u8) -> String {
         4 => "On2 VP6".into(),
         5 => "On2 VP6 with alpha".into(),
         6 => "Screen video version 2".into(),
-        12 => "HEVC (non-standard FLV codec id 12)".into(),
         13 => "AV1 (non-standard FLV codec id 13)".into(),
         other => format!("FLV video codec id {other}"),
     }
@@ -703,22 +769,112 @@ mod tests {
         assert!(d.video_track().is_some());
     }
 
+    fn hvcc() -> Vec<u8> {
+        crate::codec::h265::fixtures::ffmpeg_hvcc()
+    }
+
+    /// An enhanced RTMP video tag: IsExHeader | frame type | packet type, FourCC, rest.
+    fn ex_video(frame_type: u8, packet_type: u8, fourcc: &[u8; 4], rest: &[u8]) -> Bytes {
+        let mut b = vec![0x80 | frame_type << 4 | packet_type];
+        b.extend_from_slice(fourcc);
+        b.extend_from_slice(rest);
+        Bytes::from(b)
+    }
+
     #[test]
-    fn enhanced_rtmp_hevc_is_reported_once() {
+    fn enhanced_rtmp_hvc1_is_demuxed_with_irap_keyframes() {
         let mut d = FlvDemuxer::new();
-        // IsExHeader | FrameType 1 | PacketType 0 (SequenceStart), FourCC hvc1
-        d.push_tag(TagKind::Video, 0, Bytes::from_static(b"\x90hvc1\x01\x02"));
-        d.push_tag(TagKind::Video, 0, Bytes::from_static(b"\x91hvc1\x00\x00\x00\x01"));
-        d.push_tag(TagKind::Video, 33, Bytes::from_static(b"\xa1hvc1\x00\x00\x00\x01"));
+        d.push_tag(TagKind::Video, 0, ex_video(1, 0, b"hvc1", &hvcc()));
+        // CodedFrames (1) with SI24 cts 67: IDR_W_RADL slice (type 19 → header 0x26 0x01).
+        d.push_tag(
+            TagKind::Video,
+            1000,
+            ex_video(1, 1, b"hvc1", &[0, 0, 67, 0, 0, 0, 3, 0x26, 1, 0xaf]),
+        );
+        // CodedFramesX (3), no cts: TRAIL_R (type 1 → 0x02 0x01).
+        d.push_tag(TagKind::Video, 1033, ex_video(2, 3, b"hvc1", &[0, 0, 0, 3, 0x02, 1, 0xd0]));
+        // CRA (type 21 → 0x2a 0x01) is a sync sample too.
+        d.push_tag(TagKind::Video, 1066, ex_video(1, 3, b"hvc1", &[0, 0, 0, 3, 0x2a, 1, 0xd0]));
+        // Metadata (4) and SequenceEnd (2) produce nothing.
+        d.push_tag(TagKind::Video, 1066, ex_video(1, 4, b"hvc1", &[2, 0, 9]));
+        d.push_tag(TagKind::Video, 1100, ex_video(1, 2, b"hvc1", &[]));
+        let ev = drain(&mut d);
+        let Event::Track(t) = &ev[0] else { panic!("expected a track, got {ev:?}") };
+        assert_eq!(t.codec_string(), "hvc1.1.6.L60.90");
+        assert!(matches!(&t.codec, CodecConfig::H265(c) if (c.width, c.height) == (320, 240)));
+        let f = frames(&ev);
+        assert_eq!(f.len(), 3, "{ev:?}");
+        assert_eq!((f[0].dts, f[0].pts, f[0].keyframe), (90_000, 96_030, true));
+        assert_eq!(&f[0].data[..], &[0, 0, 0, 3, 0x26, 1, 0xaf]);
+        assert_eq!((f[1].dts, f[1].pts, f[1].keyframe), (92_970, 92_970, false));
+        assert!(f[2].keyframe);
+        assert_eq!(ev.len(), 4);
+        assert_eq!(d.video_track().as_ref(), Some(t));
+    }
+
+    #[test]
+    fn legacy_codec_id_12_is_hevc() {
+        let mut d = FlvDemuxer::new();
+        let mut seq = vec![0x1c, 0, 0, 0, 0];
+        seq.extend_from_slice(&hvcc());
+        d.push_tag(TagKind::Video, 0, Bytes::from(seq));
+        d.push_tag(
+            TagKind::Video,
+            0,
+            Bytes::from_static(&[0x1c, 1, 0, 0, 0, 0, 0, 0, 3, 0x26, 1, 0xaf]),
+        );
+        let ev = drain(&mut d);
+        assert!(matches!(&ev[0], Event::Track(t) if t.codec_string() == "hvc1.1.6.L60.90"));
+        assert!(frames(&ev)[0].keyframe);
+    }
+
+    #[test]
+    fn hevc_frames_need_an_hevc_sequence_header() {
+        let mut d = FlvDemuxer::new();
+        d.push_tag(TagKind::Video, 0, video_seq_header());
+        d.push_tag(TagKind::Video, 0, ex_video(1, 3, b"hvc1", &[0, 0, 0, 3, 0x26, 1, 0xaf]));
+        d.push_tag(TagKind::Video, 0, ex_video(1, 0, b"hvc1", &hvcc()[..30]));
+        d.push_tag(TagKind::Video, 0, ex_video(1, 1, b"hvc1", &[0, 0]));
+        let ev = drain(&mut d);
+        let reasons: Vec<&str> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Dropped { reason } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                "HEVC frame before its sequence header",
+                "bad HEVC sequence header: hvcC record truncated",
+                "truncated enhanced RTMP HEVC frame",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fourccs_are_unsupported_by_name_once() {
+        let mut d = FlvDemuxer::new();
+        d.push_tag(TagKind::Video, 0, ex_video(1, 0, b"vp09", &[1, 2]));
+        d.push_tag(TagKind::Video, 0, ex_video(1, 1, b"vp09", &[0, 0, 0, 1]));
+        d.push_tag(TagKind::Video, 33, ex_video(2, 1, b"vp09", &[0, 0, 0, 1]));
+        d.push_tag(TagKind::Video, 66, ex_video(2, 1, b"xyz\x01", &[0]));
         let ev = drain(&mut d);
         assert_eq!(
             ev,
-            vec![Event::Unsupported {
-                track: MediaKind::Video,
-                codec: "HEVC (enhanced RTMP hvc1)".into()
-            }]
+            vec![
+                Event::Unsupported {
+                    track: MediaKind::Video,
+                    codec: "VP9 (enhanced RTMP vp09)".into()
+                },
+                Event::Unsupported {
+                    track: MediaKind::Video,
+                    codec: "enhanced RTMP video FourCC xyz\\x01".into()
+                },
+            ]
         );
-        assert_eq!(d.stats().unsupported, 3);
+        assert_eq!(d.stats().unsupported, 4);
     }
 
     #[test]
