@@ -37,31 +37,39 @@ pub struct BoxRef<'a> {
 }
 
 /// Splits a byte range into its top-level boxes.
-pub fn boxes(mut data: &[u8]) -> Result<Vec<BoxRef<'_>>, Mp4Error> {
+pub fn boxes(data: &[u8]) -> Result<Vec<BoxRef<'_>>, Mp4Error> {
+    Ok(boxes_at(data)?.into_iter().map(|(_, b)| b).collect())
+}
+
+/// Like [`boxes`], with each box's offset (of its header) in `data`.
+pub fn boxes_at(data: &[u8]) -> Result<Vec<(usize, BoxRef<'_>)>, Mp4Error> {
     let mut out = Vec::new();
-    while !data.is_empty() {
-        if data.len() < 8 {
+    let mut at = 0usize;
+    let mut rest = data;
+    while !rest.is_empty() {
+        if rest.len() < 8 {
             return Err(Mp4Error::Truncated("box header"));
         }
-        let size32 = u32::from_be_bytes([data[0], data[1], data[2], data[3]]) as u64;
-        let kind = [data[4], data[5], data[6], data[7]];
+        let size32 = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as u64;
+        let kind = [rest[4], rest[5], rest[6], rest[7]];
         let (header, size) = match size32 {
-            0 => (8u64, data.len() as u64),
+            0 => (8u64, rest.len() as u64),
             1 => {
-                if data.len() < 16 {
+                if rest.len() < 16 {
                     return Err(Mp4Error::Truncated("largesize box header"));
                 }
                 let mut b = [0u8; 8];
-                b.copy_from_slice(&data[8..16]);
+                b.copy_from_slice(&rest[8..16]);
                 (16, u64::from_be_bytes(b))
             }
             n => (8, n),
         };
-        if size < header || size > data.len() as u64 {
+        if size < header || size > rest.len() as u64 {
             return Err(Mp4Error::Truncated("box"));
         }
-        out.push(BoxRef { kind, body: &data[header as usize..size as usize] });
-        data = &data[size as usize..];
+        out.push((at, BoxRef { kind, body: &rest[header as usize..size as usize] }));
+        at += size as usize;
+        rest = &rest[size as usize..];
     }
     Ok(out)
 }
@@ -124,6 +132,14 @@ pub struct TrackInit {
     pub default_duration: u32,
     /// `trex` default_sample_flags.
     pub default_flags: u32,
+    /// `trex` default_sample_size.
+    pub default_size: u32,
+    /// Body of the decoder configuration box of a video sample entry (`avcC` / `hvcC`).
+    pub config: Option<Vec<u8>>,
+    /// colour_type of the `colr` box in a video sample entry (`nclx`, `nclc`, `prof`, …).
+    pub colr: Option<String>,
+    /// A `pasp` box is in the video sample entry.
+    pub pasp: bool,
 }
 
 /// Parses an init segment (`ftyp` + `moov`).
@@ -137,9 +153,9 @@ pub fn parse_init(data: &[u8]) -> Result<Vec<TrackInit>, Mp4Error> {
             let id = c.u32()?;
             let _desc = c.u32()?;
             let dur = c.u32()?;
-            let _size = c.u32()?;
+            let size = c.u32()?;
             let flags = c.u32()?;
-            trex.push((id, dur, flags));
+            trex.push((id, dur, size, flags));
         }
     }
     let mut out = Vec::new();
@@ -170,11 +186,12 @@ pub fn parse_init(data: &[u8]) -> Result<Vec<TrackInit>, Mp4Error> {
             .flatten()
             .ok_or(Mp4Error::Missing("stsd"))?;
         let (sample_entry, codec) = codec_of_stsd(stsd)?;
-        let (default_duration, default_flags) = trex
+        let visual = visual_details(stsd)?;
+        let (default_duration, default_size, default_flags) = trex
             .iter()
-            .find(|(id, _, _)| *id == track_id)
-            .map(|(_, d, f)| (*d, *f))
-            .unwrap_or((0, 0));
+            .find(|(id, _, _, _)| *id == track_id)
+            .map(|(_, d, s, f)| (*d, *s, *f))
+            .unwrap_or((0, 0, 0));
         out.push(TrackInit {
             track_id,
             handler,
@@ -183,6 +200,10 @@ pub fn parse_init(data: &[u8]) -> Result<Vec<TrackInit>, Mp4Error> {
             codec,
             default_duration,
             default_flags,
+            default_size,
+            config: visual.0,
+            colr: visual.1,
+            pasp: visual.2,
         });
     }
     Ok(out)
@@ -199,9 +220,8 @@ fn codec_of_stsd(stsd: &[u8]) -> Result<(String, Option<String>), Mp4Error> {
             (avcc.len() >= 4)
                 .then(|| format!("{fourcc}.{:02x}{:02x}{:02x}", avcc[1], avcc[2], avcc[3]))
         }),
-        b"hvc1" | b"hev1" => {
-            visual_child(entry.body, b"hvcC")?.and_then(|h| hevc_codec(&fourcc, h))
-        }
+        b"hvc1" | b"hev1" => visual_child(entry.body, b"hvcC")?
+            .and_then(|h| crate::codecs::hevc(&fourcc, h.get(1..13)?)),
         b"mp4a" => audio_child(entry.body, b"esds")?.and_then(mp4a_codec),
         b"Opus" => Some("Opus".to_string()),
         b"av01" => Some("av01".to_string()),
@@ -218,33 +238,33 @@ fn visual_child<'a>(entry: &'a [u8], kind: &[u8; 4]) -> Result<Option<&'a [u8]>,
     child(&entry[78..], kind)
 }
 
+/// (decoder configuration body, colr colour_type, pasp present) of a visual sample entry;
+/// all empty for other entries.
+type VisualDetails = (Option<Vec<u8>>, Option<String>, bool);
+
+fn visual_details(stsd: &[u8]) -> Result<VisualDetails, Mp4Error> {
+    let entries = boxes(stsd.get(8..).ok_or(Mp4Error::Truncated("stsd"))?)?;
+    let Some(entry) = entries.first() else { return Ok((None, None, false)) };
+    let config_kind: &[u8; 4] = match &entry.kind {
+        b"avc1" | b"avc3" => b"avcC",
+        b"hvc1" | b"hev1" => b"hvcC",
+        b"av01" => b"av1C",
+        b"vp09" => b"vpcC",
+        _ => return Ok((None, None, false)),
+    };
+    let config = visual_child(entry.body, config_kind)?.map(<[u8]>::to_vec);
+    let colr = visual_child(entry.body, b"colr")?
+        .map(|c| String::from_utf8_lossy(c.get(..4).unwrap_or_default()).into_owned());
+    let pasp = visual_child(entry.body, b"pasp")?.is_some();
+    Ok((config, colr, pasp))
+}
+
 /// Children of an AudioSampleEntry start after its 28 fixed bytes.
 fn audio_child<'a>(entry: &'a [u8], kind: &[u8; 4]) -> Result<Option<&'a [u8]>, Mp4Error> {
     if entry.len() < 28 {
         return Err(Mp4Error::Truncated("audio sample entry"));
     }
     child(&entry[28..], kind)
-}
-
-/// `hvc1.{space}{profile}.{compat, bit-reversed hex}.{tier}{level}.{constraints}` (ISO 14496-15 E.3).
-fn hevc_codec(fourcc: &str, h: &[u8]) -> Option<String> {
-    if h.len() < 13 {
-        return None;
-    }
-    let space = ["", "A", "B", "C"][(h[1] >> 6) as usize];
-    let tier = if h[1] & 0x20 != 0 { 'H' } else { 'L' };
-    let profile = h[1] & 0x1f;
-    let compat = u32::from_be_bytes([h[2], h[3], h[4], h[5]]).reverse_bits();
-    let level = h[12];
-    let mut constraints: Vec<u8> = h[6..12].to_vec();
-    while constraints.last() == Some(&0) {
-        constraints.pop();
-    }
-    let mut s = format!("{fourcc}.{space}{profile}.{compat:X}.{tier}{level}");
-    for b in constraints {
-        s.push_str(&format!(".{b:X}"));
-    }
-    Some(s)
 }
 
 /// `mp4a.{objectTypeIndication hex}.{audioObjectType}` from an `esds` body.
@@ -396,6 +416,160 @@ fn parse_traf(traf: &[u8], init: &[TrackInit]) -> Result<TrackRun, Mp4Error> {
     Ok(run)
 }
 
+/// The layout of an init segment, for the structural rules (HLS §3.1.2, CMAF).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitLayout {
+    /// Top-level box types in order.
+    pub top: Vec<String>,
+    /// `ftyp` major_brand.
+    pub major_brand: Option<String>,
+    /// `ftyp` compatible_brands.
+    pub compatible_brands: Vec<String>,
+    /// Per `trak`: (track_ID, `stsz`/`stz2` sample_count, `stts` entry_count).
+    pub sample_tables: Vec<(u32, Option<u32>, Option<u32>)>,
+}
+
+impl InitLayout {
+    /// True when `brand` is the major brand or a compatible brand.
+    pub fn has_brand(&self, brand: &str) -> bool {
+        self.major_brand.as_deref() == Some(brand)
+            || self.compatible_brands.iter().any(|b| b == brand)
+    }
+}
+
+fn fourcc(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Reads the top-level layout, the brands and every track's sample-table counts.
+pub fn parse_init_layout(data: &[u8]) -> Result<InitLayout, Mp4Error> {
+    let top = boxes(data)?;
+    let mut layout = InitLayout {
+        top: top.iter().map(|b| fourcc(&b.kind)).collect(),
+        major_brand: None,
+        compatible_brands: Vec::new(),
+        sample_tables: Vec::new(),
+    };
+    if let Some(ftyp) = top.iter().find(|b| &b.kind == b"ftyp") {
+        let body = ftyp.body;
+        layout.major_brand = body.get(..4).map(fourcc);
+        layout.compatible_brands =
+            body.get(8..).unwrap_or_default().chunks_exact(4).map(fourcc).collect();
+    }
+    if let Some(moov) = top.iter().find(|b| &b.kind == b"moov") {
+        for trak in children(moov.body, b"trak")? {
+            let Some(tkhd) = child(trak, b"tkhd")? else { continue };
+            let mut c = Cursor::new(tkhd, "tkhd");
+            let version = c.u8()?;
+            c.take(3)?;
+            c.take(if version == 1 { 16 } else { 8 })?;
+            let track_id = c.u32()?;
+            let stbl = child(trak, b"mdia")?
+                .map(|m| child(m, b"minf"))
+                .transpose()?
+                .flatten()
+                .map(|m| child(m, b"stbl"))
+                .transpose()?
+                .flatten();
+            let count_at = |body: Option<&[u8]>, off: usize| {
+                body.and_then(|b| b.get(off..off + 4))
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            let (samples, stts) = match stbl {
+                Some(stbl) => {
+                    let stsz = child(stbl, b"stsz")?;
+                    let stz2 = child(stbl, b"stz2")?;
+                    let samples = count_at(stsz, 8).or(count_at(stz2, 8));
+                    (samples, count_at(child(stbl, b"stts")?, 4))
+                }
+                None => (None, None),
+            };
+            layout.sample_tables.push((track_id, samples, stts));
+        }
+    }
+    Ok(layout)
+}
+
+/// Per `moof` of a segment: (track_ID, number of `trun`s) of each `traf`.
+pub fn moof_shapes(data: &[u8]) -> Result<Vec<Vec<(u32, usize)>>, Mp4Error> {
+    let mut out = Vec::new();
+    for b in boxes(data)? {
+        if &b.kind != b"moof" {
+            continue;
+        }
+        let mut trafs = Vec::new();
+        for traf in children(b.body, b"traf")? {
+            let tfhd = child(traf, b"tfhd")?.ok_or(Mp4Error::Missing("tfhd"))?;
+            let mut c = Cursor::new(tfhd, "tfhd");
+            c.u32()?;
+            trafs.push((c.u32()?, children(traf, b"trun")?.len()));
+        }
+        out.push(trafs);
+    }
+    Ok(out)
+}
+
+/// The bytes of the first sample of `track_id` in the first `moof` that carries the track,
+/// located through `tfhd` / `trun` (movie-fragment-relative addressing). `Ok(None)` when the
+/// track is absent or its data cannot be located without guessing (a non-first `traf` without
+/// default-base-is-moof).
+pub fn first_sample<'a>(
+    data: &'a [u8],
+    init: &[TrackInit],
+    track_id: u32,
+) -> Result<Option<&'a [u8]>, Mp4Error> {
+    for (moof_at, b) in boxes_at(data)? {
+        if &b.kind != b"moof" {
+            continue;
+        }
+        for (i, traf) in children(b.body, b"traf")?.into_iter().enumerate() {
+            let tfhd = child(traf, b"tfhd")?.ok_or(Mp4Error::Missing("tfhd"))?;
+            let mut c = Cursor::new(tfhd, "tfhd");
+            let flags = c.u32()? & 0x00ff_ffff;
+            if c.u32()? != track_id {
+                continue;
+            }
+            let base = if flags & 0x01 != 0 {
+                c.u64()? as usize
+            } else if flags & 0x02_0000 != 0 || i == 0 {
+                moof_at
+            } else {
+                return Ok(None);
+            };
+            if flags & 0x02 != 0 {
+                c.u32()?;
+            }
+            if flags & 0x08 != 0 {
+                c.u32()?;
+            }
+            let trex_size =
+                init.iter().find(|t| t.track_id == track_id).map_or(0, |t| t.default_size);
+            let default_size = if flags & 0x10 != 0 { c.u32()? } else { trex_size };
+            let Some(trun) = children(traf, b"trun")?.into_iter().next() else { return Ok(None) };
+            let mut c = Cursor::new(trun, "trun");
+            let tr_flags = c.u32()? & 0x00ff_ffff;
+            if c.u32()? == 0 {
+                return Ok(None);
+            }
+            let offset = if tr_flags & 0x001 != 0 { c.u32()? as i32 as i64 } else { 0 };
+            if tr_flags & 0x004 != 0 {
+                c.u32()?;
+            }
+            if tr_flags & 0x100 != 0 {
+                c.u32()?;
+            }
+            let size = if tr_flags & 0x200 != 0 { c.u32()? } else { default_size } as usize;
+            let start = usize::try_from(base as i64 + offset)
+                .map_err(|_| Mp4Error::Truncated("trun data_offset"))?;
+            return data
+                .get(start..start + size)
+                .map(Some)
+                .ok_or(Mp4Error::Truncated("mdat sample"));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! Builders for tiny synthetic boxes used by tests across the crate.
@@ -429,17 +603,6 @@ pub(crate) mod testing {
 
     /// An init segment with one avc1 track (avcC 64001f) or one mp4a track (AAC-LC).
     pub fn init(track_id: u32, video: bool, timescale: u32) -> Vec<u8> {
-        let mut tkhd = vec![0u8; 4];
-        tkhd.extend_from_slice(&[0u8; 8]);
-        tkhd.extend_from_slice(&track_id.to_be_bytes());
-        tkhd.extend_from_slice(&[0u8; 60]);
-        let mut mdhd = vec![0u8; 4];
-        mdhd.extend_from_slice(&[0u8; 8]);
-        mdhd.extend_from_slice(&timescale.to_be_bytes());
-        mdhd.extend_from_slice(&[0u8; 8]);
-        let mut hdlr = vec![0u8; 8];
-        hdlr.extend_from_slice(if video { b"vide" } else { b"soun" });
-        hdlr.extend_from_slice(&[0u8; 13]);
         let entry = if video {
             let mut body = vec![0u8; 78];
             body.extend(bx(b"avcC", &[1, 0x64, 0x00, 0x1f, 0xff]));
@@ -458,9 +621,51 @@ pub(crate) mod testing {
             body.extend(bx(b"esds", &esds));
             bx(b"mp4a", &body)
         };
+        init_with(track_id, if video { b"vide" } else { b"soun" }, timescale, &entry, b"iso6")
+    }
+
+    /// An init segment with one hvc1 track (Main, level 3.1): `colr_pasp` adds `colr` (nclx)
+    /// and `pasp`; `complete` sets array_completeness on the VPS/SPS/PPS arrays.
+    pub fn hevc_init(colr_pasp: bool, complete: bool, brand: &[u8; 4]) -> Vec<u8> {
+        let mut hvcc = vec![1, 0x01, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 93];
+        hvcc.extend_from_slice(&[0xf0, 0x00, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 3]);
+        for ty in [32u8, 33, 34] {
+            hvcc.extend_from_slice(&[if complete { 0x80 } else { 0 } | ty, 0, 1, 0, 2, ty << 1, 1]);
+        }
+        let mut body = vec![0u8; 78];
+        body.extend(bx(b"hvcC", &hvcc));
+        if colr_pasp {
+            body.extend(bx(b"colr", b"nclx\0\x01\0\x01\0\x01\0"));
+            body.extend(bx(b"pasp", &[0, 0, 0, 1, 0, 0, 0, 1]));
+        }
+        init_with(1, b"vide", 90000, &bx(b"hvc1", &body), brand)
+    }
+
+    /// An init segment with one track of `handler` described by the sample entry box `entry`.
+    pub fn init_with(
+        track_id: u32,
+        handler: &[u8; 4],
+        timescale: u32,
+        entry: &[u8],
+        brand: &[u8; 4],
+    ) -> Vec<u8> {
+        let mut tkhd = vec![0u8; 4];
+        tkhd.extend_from_slice(&[0u8; 8]);
+        tkhd.extend_from_slice(&track_id.to_be_bytes());
+        tkhd.extend_from_slice(&[0u8; 60]);
+        let mut mdhd = vec![0u8; 4];
+        mdhd.extend_from_slice(&[0u8; 8]);
+        mdhd.extend_from_slice(&timescale.to_be_bytes());
+        mdhd.extend_from_slice(&[0u8; 8]);
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(handler);
+        hdlr.extend_from_slice(&[0u8; 13]);
         let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
-        stsd.extend(entry);
-        let stbl = bx(b"stbl", &bx(b"stsd", &stsd));
+        stsd.extend_from_slice(entry);
+        let stbl = bx(
+            b"stbl",
+            &[bx(b"stsd", &stsd), bx(b"stts", &[0; 8]), bx(b"stsz", &[0; 12])].concat(),
+        );
         let minf = bx(b"minf", &stbl);
         let mdia = bx(b"mdia", &[bx(b"mdhd", &mdhd), bx(b"hdlr", &hdlr), minf].concat());
         let trak = bx(b"trak", &[bx(b"tkhd", &tkhd), mdia].concat());
@@ -469,7 +674,41 @@ pub(crate) mod testing {
         trex.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         let mvex = bx(b"mvex", &bx(b"trex", &trex));
         let moov = bx(b"moov", &[trak, mvex].concat());
-        [bx(b"ftyp", b"iso6\0\0\0\0"), moov].concat()
+        let mut ftyp = brand.to_vec();
+        ftyp.extend_from_slice(&[0, 0, 0, 0]);
+        ftyp.extend_from_slice(brand);
+        [bx(b"ftyp", &ftyp), moov].concat()
+    }
+
+    /// A moof (default-base-is-moof, trun with data offset, sizes and flags) and its mdat; each
+    /// sample is one NAL unit with a 4-byte length prefix.
+    pub fn fragment_with_data(track_id: u32, samples: &[(bool, Vec<u8>)]) -> Vec<u8> {
+        let mut tfhd = vec![0, 0x02, 0, 0];
+        tfhd.extend_from_slice(&track_id.to_be_bytes());
+        let tfdt = bx(b"tfdt", &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let mdat_body: Vec<u8> = samples
+            .iter()
+            .flat_map(|(_, nal)| {
+                let mut v = (nal.len() as u32).to_be_bytes().to_vec();
+                v.extend_from_slice(nal);
+                v
+            })
+            .collect();
+        let build = |offset: u32| {
+            let mut trun = vec![0, 0, 0x07, 0x01];
+            trun.extend_from_slice(&(samples.len() as u32).to_be_bytes());
+            trun.extend_from_slice(&offset.to_be_bytes());
+            for (sync, nal) in samples {
+                trun.extend_from_slice(&3000u32.to_be_bytes());
+                trun.extend_from_slice(&(nal.len() as u32 + 4).to_be_bytes());
+                let f: u32 = if *sync { 0x0200_0000 } else { 0x0101_0000 };
+                trun.extend_from_slice(&f.to_be_bytes());
+            }
+            let traf = [bx(b"tfhd", &tfhd), tfdt.clone(), bx(b"trun", &trun)].concat();
+            bx(b"moof", &bx(b"traf", &traf))
+        };
+        let moof_len = build(0).len() as u32;
+        [build(moof_len + 8), bx(b"mdat", &mdat_body)].concat()
     }
 }
 

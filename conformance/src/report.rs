@@ -367,7 +367,7 @@ mod tests {
             CATALOGUE.len()
         );
         assert!(text.contains("FAIL HLS-MP-02 [MUST] video.m3u8: bad thing"));
-        assert!(text.lines().last().unwrap().starts_with("SUMMARY 63 rules: 0 pass, 1 fail"));
+        assert!(text.lines().last().unwrap().starts_with("SUMMARY 77 rules: 0 pass, 1 fail"));
     }
 
     #[test]

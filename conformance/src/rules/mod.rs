@@ -1,16 +1,19 @@
-//! The rules of `conformance/RULES.md` section A, one function per rule id.
+//! The rules of `conformance/RULES.md` sections A (HLS / LL-HLS), B (HLS with MPEG-TS
+//! segments) and the HEVC-relevant rules of C (CMAF-01/05/09/13), one function per rule id.
 //!
 //! Every rule function is pure: it takes parsed playlists and/or recorded observations (what
 //! came back over the wire and when) and returns an [`Outcome`]. The I/O that produces the
 //! observations lives in `crate::live`; the verdict (PASS/FAIL/WARN/SKIP) is decided by
 //! `crate::report` from the problems' levels, so a SHOULD problem warns and a MUST problem fails.
 
+pub mod cmaf;
 pub mod content;
 pub mod delivery;
 pub mod media;
 pub mod multivariant;
 pub mod reload;
 pub mod timing;
+pub mod ts;
 
 use std::fmt;
 
@@ -146,7 +149,8 @@ macro_rules! rule {
     };
 }
 
-/// Every rule of RULES.md section A, in document order.
+/// Every rule the checker judges, in RULES.md document order: section A, section B, then the
+/// section C rules that matter for HEVC in fMP4.
 pub const CATALOGUE: &[RuleInfo] = &[
     rule!("HLS-PL-01", Must, "first line is #EXTM3U"),
     rule!("HLS-PL-02", Must, "UTF-8, no BOM / control chars / stray whitespace; well-formed lines"),
@@ -215,6 +219,20 @@ pub const CATALOGUE: &[RuleInfo] = &[
     rule!("LLHLS-HTTP-01", Profile, "HTTP/2 or HTTP/3; Range when byte ranges are used"),
     rule!("LLHLS-HTTP-02", Should, "Cache-Control lifetimes per Appendix B.1"),
     rule!("LLHLS-HTTP-03", Should, "Expires on segments planned for removal"),
+    rule!("TS-01", Must, "188-byte packets with sync byte 0x47, length a multiple of 188"),
+    rule!("TS-02", Must, "exactly one MPEG-2 program per segment"),
+    rule!("TS-03", Must, "PAT and PMT in every segment (or EXT-X-MAP)"),
+    rule!("TS-04", Should, "first two packets are PAT then PMT"),
+    rule!("TS-05", Apple, "segment starts with IDR / IRAP, parameter sets first"),
+    rule!("TS-06", Must, "continuity counters and PTS/DTS continue across segments"),
+    rule!("TS-07", Must, "PCR on the PCR_PID at most 100 ms apart"),
+    rule!("TS-08", Must, "EXTINF vs TARGETDURATION (unrounded before version 6)"),
+    rule!("TS-09", Must, "packed audio starts with the ID3 PRIV transportStreamTimestamp"),
+    rule!("TS-10", Should, "CODECS matches the TS elementary streams"),
+    rule!("CMAF-01", Must, "init: ftyp (iso6 or higher) then moov, no sample data"),
+    rule!("CMAF-05", Must, "one track / traf / trun; hvcC well-formed; colr + pasp"),
+    rule!("CMAF-09", Must, "each segment starts with a sync sample (IDR / IRAP)"),
+    rule!("CMAF-13", Must, "CODECS equals the string derived from avcC / hvcC / esds"),
 ];
 
 /// Every rule that judges one Media Playlist response on its own, in catalogue order.
@@ -311,13 +329,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogue_ids_are_unique_and_cover_section_a() {
+    fn catalogue_ids_are_unique_and_cover_sections_a_b_and_c_hevc() {
         let mut ids: Vec<&str> = CATALOGUE.iter().map(|r| r.id).collect();
         let n = ids.len();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), n);
-        assert_eq!(n, 63);
+        assert_eq!(n, 63 + 10 + 4);
+        assert_eq!(CATALOGUE.iter().filter(|r| r.id.starts_with("TS-")).count(), 10);
     }
 
     #[test]
