@@ -1,1 +1,0 @@
-//! MPEG-TS demuxer (ISO/IEC 13818-1) for SRT ingest.
