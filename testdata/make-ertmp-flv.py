@@ -6,7 +6,10 @@ what ffprobe reads out of an MP4 that ffmpeg muxed: the decoder configuration re
 (hvcC/av1C, ffprobe's `extradata`), each packet's bytes, dts, pts and key flag. Audio (AAC)
 goes into legacy FLV audio tags (SoundFormat 10).
 
-Usage: make-ertmp-flv.py SOURCE.mp4 FOURCC OUT.flv   (FOURCC: hvc1 or av01)
+Usage: make-ertmp-flv.py SOURCE.mp4 FOURCC OUT.flv [--temporal-delimiters]
+  FOURCC: hvc1 or av01. --temporal-delimiters (av01 only) puts a Temporal Delimiter OBU
+  (0x12 0x00) in front of every temporal unit, as encoders emit them in the low-overhead
+  bitstream format (MP4 samples carry none).
 
 Video tags:
   sequence start: 0x80 | KeyFrame<<4 | PacketType 0 (SequenceStart), FourCC, record
@@ -49,7 +52,9 @@ def tag(kind, ts_ms, body):
 
 def main():
     src, fourcc, dst = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+    delimiters = "--temporal-delimiters" in sys.argv[4:]
     assert fourcc in (b"hvc1", b"av01")
+    assert not delimiters or fourcc == b"av01"
     vstream = probe(src, "-show_streams", "v:0")["streams"][0]
     astreams = probe(src, "-show_streams", "a:0")["streams"]
     record = hexdump_bytes(vstream["extradata"])
@@ -69,6 +74,8 @@ def main():
         dts = ms(secs(p, "dts"))
         cts = ms(secs(p, "pts")) - dts
         data = hexdump_bytes(p["data"])
+        if delimiters:
+            data = b"\x12\x00" + data
         frame_type = 1 if "K" in p["flags"] else 2
         if fourcc == b"av01":
             body = bytes([0x80 | frame_type << 4 | 1]) + fourcc + data

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::{aac::AudioSpecificConfig, h264::AvcConfig, h265::HevcConfig};
+use crate::codec::{aac::AudioSpecificConfig, av1::Av1Config, h264::AvcConfig, h265::HevcConfig};
 
 /// Fixed track ids: one video and one audio track per input.
 pub const VIDEO_TRACK: u32 = 1;
@@ -21,6 +21,8 @@ pub enum CodecConfig {
     H264(AvcConfig),
     /// HEVC; the record uses 4-byte NAL lengths, like the samples.
     H265(HevcConfig),
+    /// AV1; samples are temporal units of OBUs with size fields.
+    Av1(Av1Config),
     Aac(AudioSpecificConfig),
 }
 
@@ -30,8 +32,16 @@ impl CodecConfig {
         match self {
             CodecConfig::H264(c) => Some((c.width, c.height)),
             CodecConfig::H265(c) => Some((c.width, c.height)),
+            CodecConfig::Av1(c) => Some((c.width, c.height)),
             CodecConfig::Aac(_) => None,
         }
+    }
+
+    /// Whether samples may carry composition offsets. AV1-ISOBMFF: "In tracks using the
+    /// AV1SampleEntry, the 'ctts' box and composition offsets in movie fragments SHALL NOT be
+    /// used"; audio has none either.
+    pub fn has_composition_offsets(&self) -> bool {
+        matches!(self, CodecConfig::H264(_) | CodecConfig::H265(_))
     }
 
     /// Frame rate (num, den) of a video codec, when its parameter sets signal one.
@@ -39,6 +49,7 @@ impl CodecConfig {
         match self {
             CodecConfig::H264(c) => c.frame_rate,
             CodecConfig::H265(c) => c.frame_rate,
+            CodecConfig::Av1(c) => c.frame_rate,
             CodecConfig::Aac(_) => None,
         }
     }
@@ -56,21 +67,23 @@ pub struct TrackInfo {
 
 impl TrackInfo {
     /// RFC 6381 codec string for CODECS attributes (`avc1.64001f`, `hvc1.1.6.L93.B0`,
-    /// `mp4a.40.2`).
+    /// `av01.0.04M.08`, `mp4a.40.2`).
     pub fn codec_string(&self) -> String {
         match &self.codec {
             CodecConfig::H264(c) => c.codec_string(),
             CodecConfig::H265(c) => c.codec_string(),
+            CodecConfig::Av1(c) => c.codec_string(),
             CodecConfig::Aac(c) => c.codec_string(),
         }
     }
 
-    /// Raw decoder configuration bytes (avcC / hvcC record / AudioSpecificConfig); equal bytes
-    /// mean an unchanged init segment.
+    /// Raw decoder configuration bytes (avcC / hvcC / av1C record / AudioSpecificConfig); equal
+    /// bytes mean an unchanged init segment.
     pub fn config_bytes(&self) -> &Bytes {
         match &self.codec {
             CodecConfig::H264(c) => &c.record,
             CodecConfig::H265(c) => &c.record,
+            CodecConfig::Av1(c) => &c.record,
             CodecConfig::Aac(c) => &c.raw,
         }
     }

@@ -355,7 +355,8 @@ impl Fragmenter {
                 write_full_box(b, b"tfdt", 1, 0, |b| b.put_u64(start_dts.max(0).unsigned_abs()));
                 let mut flags =
                     TRUN_DATA_OFFSET | TRUN_SAMPLE_DURATION | TRUN_SAMPLE_SIZE | TRUN_SAMPLE_FLAGS;
-                if video {
+                let cto = self.track.codec.has_composition_offsets();
+                if cto {
                     flags |= TRUN_SAMPLE_CTO;
                 }
                 // Version 1: "sample_composition_time_offset" is signed.
@@ -368,11 +369,11 @@ impl Fragmenter {
                         b.put_u32(u32::try_from(s.data.len()).unwrap_or(u32::MAX));
                         let sync = s.keyframe || !video;
                         b.put_u32(if sync { FLAGS_SYNC } else { FLAGS_NON_SYNC });
-                        if video {
-                            let cto =
+                        if cto {
+                            let offset =
                                 s.composition_offset().clamp(i32::MIN.into(), i32::MAX.into());
                             // Clamped to the i32 range just above.
-                            b.put_i32(cto as i32);
+                            b.put_i32(offset as i32);
                         }
                     }
                 });

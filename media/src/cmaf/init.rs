@@ -8,6 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::boxes::{put_unity_matrix, write_box, write_full_box};
 use crate::codec::aac::AudioSpecificConfig;
+use crate::codec::av1::Av1Config;
 use crate::codec::h264::{AvcConfig, Colour};
 use crate::codec::h265::HevcConfig;
 use crate::track::{CodecConfig, MediaKind, TrackInfo};
@@ -94,6 +95,7 @@ fn write_tkhd(b: &mut BytesMut, track: &TrackInfo) {
     let (width, height) = match &track.codec {
         CodecConfig::H264(c) => display_size(&VisualFacts::avc(c)),
         CodecConfig::H265(c) => display_size(&VisualFacts::hevc(c)),
+        CodecConfig::Av1(c) => display_size(&VisualFacts::av1(c)),
         CodecConfig::Aac(_) => (0, 0),
     };
     write_full_box(b, b"tkhd", 0, TKHD_ENABLED_IN_MOVIE, |b| {
@@ -133,6 +135,13 @@ impl VisualFacts {
             sar: sps.as_ref().and_then(|s| s.sample_aspect_ratio).unwrap_or((1, 1)),
             colour: sps.and_then(|s| s.colour),
         }
+    }
+
+    /// AV1 signals no sample aspect ratio; the entry's size is the sequence header's maximum
+    /// ("width and height … SHALL equal the values of max_frame_width_minus_1 + 1 and
+    /// max_frame_height_minus_1 + 1").
+    fn av1(c: &Av1Config) -> Self {
+        Self { width: c.width, height: c.height, sar: (1, 1), colour: Some(c.colour) }
     }
 
     fn hevc(c: &HevcConfig) -> Self {
@@ -190,6 +199,12 @@ fn write_minf(b: &mut BytesMut, track: &TrackInfo) {
                 // built here carry them all (array_completeness = 1).
                 CodecConfig::H265(c) => {
                     write_visual_entry(b, b"hvc1", b"hvcC", &c.record, &VisualFacts::hevc(c))
+                }
+                // AV1-ISOBMFF §2.2: "class AV1SampleEntry extends VisualSampleEntry('av01')
+                // { AV1CodecConfigurationBox config; }"; "The sample entry SHOULD contain a
+                // 'colr' box with a colour_type set to 'nclx'".
+                CodecConfig::Av1(c) => {
+                    write_visual_entry(b, b"av01", b"av1C", &c.record, &VisualFacts::av1(c))
                 }
                 CodecConfig::Aac(c) => write_mp4a(b, c, track.id),
             }
@@ -371,6 +386,28 @@ mod tests {
         let entries = &hvc1[78..];
         assert_eq!(child(entries, b"hvcC"), &config.record[..]);
         assert_eq!(child(entries, b"pasp"), &[0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
+    }
+
+    #[test]
+    fn av1_init_has_av01_entry_with_av1c_verbatim() {
+        let config = Av1Config::parse(Bytes::from_static(crate::codec::av1::fixtures::SVT_AV1C))
+            .expect("valid av1C");
+        let track = TrackInfo {
+            id: VIDEO_TRACK,
+            kind: MediaKind::Video,
+            timescale: 90_000,
+            codec: CodecConfig::Av1(config.clone()),
+        };
+        let init = init_segment(&track);
+        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
+        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (320 << 16, 240 << 16));
+        let stsd = path(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]);
+        let av01 = child(&stsd[8..], b"av01");
+        assert_eq!((u16_at(av01, 24), u16_at(av01, 26)), (320, 240));
+        let entries = &av01[78..];
+        assert_eq!(child(entries, b"av1C"), &config.record[..]);
+        // Unspecified colour in the sequence header: BT.709 in colr, limited range.
         assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
     }
 

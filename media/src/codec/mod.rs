@@ -3,6 +3,7 @@
 pub mod aac;
 pub mod adts;
 pub mod annexb;
+pub mod av1;
 pub mod bits;
 pub mod h264;
 pub mod h265;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use crate::AccessUnit;
 use crate::codec::aac::AudioSpecificConfig;
+use crate::codec::av1::{self, Av1Config};
 use crate::codec::h264::{self, AvcConfig};
 use crate::codec::h265::{self, HevcConfig};
 use crate::time::{VIDEO_TIMESCALE, ms_to_ticks};
@@ -132,6 +133,7 @@ struct VideoState {
 enum VideoCodec {
     Avc,
     Hevc,
+    Av1,
 }
 
 impl VideoCodec {
@@ -139,6 +141,7 @@ impl VideoCodec {
         match self {
             VideoCodec::Avc => "AVC",
             VideoCodec::Hevc => "HEVC",
+            VideoCodec::Av1 => "AV1",
         }
     }
 }
@@ -149,7 +152,7 @@ struct ReceivedVideo {
     codec: VideoCodec,
     /// The sequence header as received (compared to spot repeats).
     record: Bytes,
-    /// NAL length prefix size incoming samples use (the track's record says 4).
+    /// NAL length prefix size incoming samples use (the track's record says 4); 0 for AV1.
     nal_length_size: u8,
     track: TrackInfo,
 }
@@ -266,7 +269,7 @@ impl FlvDemuxer {
         let codec = match fourcc {
             b"avc1" => VideoCodec::Avc,
             b"hvc1" => VideoCodec::Hevc,
-            b"av01" => return self.unsupported_video("AV1 (enhanced RTMP av01)".into()),
+            b"av01" => VideoCodec::Av1,
             b"vp09" => return self.unsupported_video("VP9 (enhanced RTMP vp09)".into()),
             b"vp08" => return self.unsupported_video("VP8 (enhanced RTMP vp08)".into()),
             other => {
@@ -283,6 +286,11 @@ impl FlvDemuxer {
             // "PacketTypeSequenceStart and PacketTypeMPEG2TSSequenceStart are mutually
             // exclusive"; the latter only carries an AV1VideoDescriptor.
             PACKET_MPEG2TS_SEQUENCE_START => {}
+            // AV1 coded frames are "one or more OBUs which represent a single temporal unit",
+            // with no composition time (AV1 has no reordering between temporal units).
+            PACKET_CODED_FRAMES | PACKET_CODED_FRAMES_X if codec == VideoCodec::Av1 => {
+                self.video_packet(codec, PACKET_CODED_FRAMES, timestamp_ms, 0, body.slice(5..))
+            }
             // "compositionTimeOffset = SI24" precedes AVC and HEVC coded frames.
             PACKET_CODED_FRAMES => {
                 let Some(cts) = body.get(5..8).map(si24) else {
@@ -335,42 +343,55 @@ impl FlvDemuxer {
             VideoCodec::Hevc => HevcConfig::parse(data.clone())
                 .map_err(|e| e.to_string())
                 .map(|c| (c.nal_length_size, CodecConfig::H265(c.with_four_byte_lengths()))),
+            VideoCodec::Av1 => Av1Config::parse(data.clone())
+                .map_err(|e| e.to_string())
+                .map(|c| (0, CodecConfig::Av1(c))),
         };
         match parsed {
             Ok((nal_length_size, config)) => {
-                let track = TrackInfo {
-                    id: VIDEO_TRACK,
-                    kind: MediaKind::Video,
-                    timescale: VIDEO_TIMESCALE,
-                    codec: config,
-                };
-                self.video.received = Some(ReceivedVideo {
-                    codec,
-                    record: data,
-                    nal_length_size,
-                    track: track.clone(),
-                });
-                self.events.push_back(Event::Track(track));
+                self.accept_video(codec, data, nal_length_size, config)
             }
             Err(e) => self.drop_tag(format!("bad {} sequence header: {e}", codec.name())),
         }
     }
 
+    fn accept_video(
+        &mut self,
+        codec: VideoCodec,
+        record: Bytes,
+        nal_length_size: u8,
+        config: CodecConfig,
+    ) {
+        let track = TrackInfo {
+            id: VIDEO_TRACK,
+            kind: MediaKind::Video,
+            timescale: VIDEO_TIMESCALE,
+            codec: config,
+        };
+        self.video.received =
+            Some(ReceivedVideo { codec, record, nal_length_size, track: track.clone() });
+        self.events.push_back(Event::Track(track));
+    }
+
     fn video_frame(&mut self, codec: VideoCodec, timestamp_ms: u32, cts: i32, data: Bytes) {
+        if codec == VideoCodec::Av1 {
+            return self.av1_frame(timestamp_ms, data);
+        }
         let name = codec.name();
         let Some(received) = self.video.received.as_ref().filter(|r| r.codec == codec) else {
             return self.drop_tag(format!("{name} frame before its sequence header"));
         };
         let length_size = received.nal_length_size;
-        // Both codecs frame samples as length-prefixed NAL units (ISO/IEC 14496-15), so the
-        // split is shared; only the sync-sample rule differs.
-        let scan = match codec {
-            VideoCodec::Avc => h264::scan_sample(&data, length_size)
+        // AVC and HEVC (AV1 returned above) frame samples as length-prefixed NAL units
+        // (ISO/IEC 14496-15), so the split is shared; only the sync-sample rule differs.
+        let scan = if codec == VideoCodec::Avc {
+            h264::scan_sample(&data, length_size)
                 .map(|i| (i.nal_units, i.has_idr))
-                .map_err(|e| e.to_string()),
-            VideoCodec::Hevc => h265::scan_sample(&data, length_size)
+                .map_err(|e| e.to_string())
+        } else {
+            h265::scan_sample(&data, length_size)
                 .map(|i| (i.nal_units, i.has_irap))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
         };
         let keyframe = match scan {
             Ok((n, keyframe)) if n > 0 => keyframe,
@@ -396,6 +417,48 @@ impl FlvDemuxer {
             dts,
             pts,
             keyframe,
+            data,
+        }));
+    }
+
+    fn av1_frame(&mut self, timestamp_ms: u32, data: Bytes) {
+        let received = self.video.received.as_ref().filter(|r| r.codec == VideoCodec::Av1);
+        let reduced_still = match received.map(|r| &r.track.codec) {
+            Some(CodecConfig::Av1(c)) => c.reduced_still_picture_header,
+            _ => false,
+        };
+        let configured = received.is_some();
+        let info = match av1::scan_temporal_unit(&data, reduced_still) {
+            Ok(info) if info.obus > 0 => info,
+            Ok(_) => return self.drop_tag("empty AV1 frame"),
+            Err(e) => return self.drop_tag(format!("malformed AV1 frame: {e}")),
+        };
+        if !configured {
+            // No av1C yet (a publisher that only sent MPEG2TSSequenceStart, or none): a
+            // temporal unit that carries a sequence header OBU configures the track.
+            let Some(config) = info
+                .sequence_header_at
+                .and_then(|at| data.get(at..))
+                .and_then(|obu| Av1Config::from_sequence_header(obu).ok())
+            else {
+                return self.drop_tag("AV1 frame before its sequence header");
+            };
+            let record = config.record.clone();
+            self.accept_video(VideoCodec::Av1, record, 0, CodecConfig::Av1(config));
+        }
+        let data = match av1::strip_droppable_obus(&data) {
+            Ok(d) if !d.is_empty() => d,
+            Ok(_) => return self.drop_tag("AV1 frame with only temporal delimiter/padding OBUs"),
+            Err(e) => return self.drop_tag(format!("malformed AV1 frame: {e}")),
+        };
+        let dts = ms_to_ticks(i64::from(timestamp_ms), VIDEO_TIMESCALE);
+        self.stats.frames += 1;
+        self.events.push_back(Event::Frame(AccessUnit {
+            track: VIDEO_TRACK,
+            dts,
+            // AV1-ISOBMFF: "composition offsets in movie fragments SHALL NOT be used".
+            pts: dts,
+            keyframe: info.key_frame,
             data,
         }));
     }
@@ -875,6 +938,42 @@ mod tests {
             ]
         );
         assert_eq!(d.stats().unsupported, 4);
+    }
+
+    #[test]
+    fn enhanced_rtmp_av01_is_demuxed_without_temporal_delimiters() {
+        let av1c = crate::codec::av1::fixtures::SVT_AV1C;
+        let mut d = FlvDemuxer::new();
+        d.push_tag(TagKind::Video, 0, ex_video(1, 0, b"av01", av1c));
+        // CodedFrames (1) without composition time: TD, then a shown key frame OBU.
+        d.push_tag(TagKind::Video, 40, ex_video(1, 1, b"av01", &[0x12, 0, 0x32, 2, 0x10, 0xaa]));
+        // An inter frame (frame_type 1).
+        d.push_tag(TagKind::Video, 73, ex_video(2, 1, b"av01", &[0x12, 0, 0x32, 1, 0x30]));
+        let ev = drain(&mut d);
+        let Event::Track(t) = &ev[0] else { panic!("expected a track, got {ev:?}") };
+        assert_eq!(t.codec_string(), "av01.0.00M.08");
+        let f = frames(&ev);
+        assert_eq!((f[0].dts, f[0].pts, f[0].keyframe), (3600, 3600, true));
+        assert_eq!(&f[0].data[..], &[0x32, 2, 0x10, 0xaa]);
+        assert!(!f[1].keyframe);
+        assert_eq!(ev.len(), 3);
+    }
+
+    #[test]
+    fn av1_without_av1c_is_configured_from_an_in_band_sequence_header() {
+        let seq_obu = &crate::codec::av1::fixtures::SVT_AV1C[4..];
+        let mut d = FlvDemuxer::new();
+        // MPEG2TSSequenceStart (5) carries an AV1VideoDescriptor, which is ignored.
+        d.push_tag(TagKind::Video, 0, ex_video(1, 5, b"av01", &[0x80, 4, 0x81, 0, 0x0c, 0]));
+        d.push_tag(TagKind::Video, 0, ex_video(2, 1, b"av01", &[0x32, 1, 0x30]));
+        let mut key = seq_obu.to_vec();
+        key.extend_from_slice(&[0x32, 1, 0x10]);
+        d.push_tag(TagKind::Video, 33, ex_video(1, 1, b"av01", &key));
+        let ev = drain(&mut d);
+        assert_eq!(ev[0], Event::Dropped { reason: "AV1 frame before its sequence header".into() });
+        let Event::Track(t) = &ev[1] else { panic!("expected a track, got {ev:?}") };
+        assert_eq!(t.config_bytes(), crate::codec::av1::fixtures::SVT_AV1C);
+        assert!(frames(&ev)[0].keyframe);
     }
 
     #[test]
