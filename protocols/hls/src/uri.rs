@@ -14,6 +14,9 @@
 //! Numbers are canonical decimal (no sign, no leading zeros), so each resource has exactly one
 //! URI: HLS §6.3.4 has clients check that "each Media Segment in it has the same URI" across
 //! reloads.
+//!
+//! The HLS-TS endpoint (`/{group}/{channel}/ts/`) has its own, flat scheme: `index.m3u8`,
+//! `video.m3u8` and `{msn}.ts` ([`parse_ts_resource`], [`ts_segment_uri`]).
 
 /// URI of the multivariant playlist.
 pub const MULTIVARIANT_URI: &str = "index.m3u8";
@@ -102,6 +105,56 @@ pub fn part_uri(rendition: &str, msn: u64, part: u32) -> String {
     format!("{rendition}/{msn}.{part}.m4s")
 }
 
+/// URI of the TS endpoint's media playlist (its only one: audio and video are muxed), relative
+/// to `/{group}/{channel}/ts/` like everything of that endpoint.
+pub const TS_MEDIA_PLAYLIST_URI: &str = "video.m3u8";
+
+/// `{msn}.ts`: a TS endpoint segment, relative to `video.m3u8`.
+pub fn ts_segment_uri(msn: u64) -> String {
+    format!("{msn}.ts")
+}
+
+/// What a path tail under the TS endpoint (`/{group}/{channel}/ts/`) names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TsResource {
+    /// `index.m3u8`
+    Multivariant,
+    /// `video.m3u8`
+    MediaPlaylist,
+    /// `{msn}.ts`
+    Segment { msn: u64 },
+}
+
+impl TsResource {
+    /// The URI this resource is listed under; `parse_ts_resource(&r.uri()) == Ok(r)`.
+    pub fn uri(&self) -> String {
+        match *self {
+            TsResource::Multivariant => MULTIVARIANT_URI.to_owned(),
+            TsResource::MediaPlaylist => TS_MEDIA_PLAYLIST_URI.to_owned(),
+            TsResource::Segment { msn } => ts_segment_uri(msn),
+        }
+    }
+}
+
+/// Parses a path tail relative to the TS endpoint base (no leading `/`, no query string):
+/// `index.m3u8`, `video.m3u8` or `{msn}.ts` with a canonical decimal `msn`.
+pub fn parse_ts_resource(tail: &str) -> Result<TsResource, ResourceError> {
+    if tail.is_empty() {
+        return Err(ResourceError::Empty);
+    }
+    if tail.len() > MAX_TAIL_LEN {
+        return Err(ResourceError::TooLong);
+    }
+    match tail {
+        MULTIVARIANT_URI => Ok(TsResource::Multivariant),
+        TS_MEDIA_PLAYLIST_URI => Ok(TsResource::MediaPlaylist),
+        _ => {
+            let stem = tail.strip_suffix(".ts").ok_or(ResourceError::Unknown)?;
+            Ok(TsResource::Segment { msn: number(stem)? })
+        }
+    }
+}
+
 /// Parses a path tail relative to the endpoint base (no leading `/`, no query string), e.g.
 /// `"video/12.3.m4s"` → [`Resource::Part`]. Anything that [`segment_uri`] and friends would not
 /// have produced is an error.
@@ -179,6 +232,25 @@ mod tests {
             );
         }
         assert_eq!(parse_resource(MULTIVARIANT_URI), Ok(Resource::Multivariant));
+    }
+
+    #[test]
+    fn ts_builders_and_parser_agree() {
+        for r in [
+            TsResource::Multivariant,
+            TsResource::MediaPlaylist,
+            TsResource::Segment { msn: 0 },
+            TsResource::Segment { msn: u64::MAX },
+        ] {
+            assert_eq!(parse_ts_resource(&r.uri()), Ok(r));
+        }
+        assert_eq!(ts_segment_uri(42), "42.ts");
+        assert_eq!(parse_ts_resource("012.ts"), Err(ResourceError::BadNumber));
+        assert_eq!(parse_ts_resource("-1.ts"), Err(ResourceError::BadNumber));
+        assert_eq!(parse_ts_resource("video/1.ts"), Err(ResourceError::BadNumber));
+        assert_eq!(parse_ts_resource("audio.m3u8"), Err(ResourceError::Unknown));
+        assert_eq!(parse_ts_resource("1.m4s"), Err(ResourceError::Unknown));
+        assert_eq!(parse_ts_resource(""), Err(ResourceError::Empty));
     }
 
     #[test]
