@@ -183,3 +183,29 @@ pub fn fix_crc(section: &mut [u8]) {
     let crc = crc32(&section[..n - 4]);
     section[n - 4..].copy_from_slice(&crc.to_be_bytes());
 }
+
+/// Builds one packet: `payload` (at most 184 bytes) behind a header, padded with an adaptation
+/// field of stuffing when shorter.
+pub fn ts_packet(pid: u16, unit_start: bool, cc: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() <= 184);
+    let mut p = vec![0x47, (u8::from(unit_start) << 6) | (pid >> 8) as u8, pid as u8];
+    if payload.len() == 184 {
+        p.push(0x10 | (cc & 0x0f));
+    } else {
+        p.push(0x30 | (cc & 0x0f));
+        let af_len = 183 - payload.len();
+        p.push(af_len as u8);
+        if af_len > 0 {
+            p.push(0);
+            p.extend(std::iter::repeat_n(0xff, af_len - 1));
+        }
+    }
+    p.extend_from_slice(payload);
+    assert_eq!(p.len(), PACKET_LEN);
+    p
+}
+
+/// The first packet of `pid` in a capture.
+pub fn first_packet_of(data: &[u8], wanted: u16) -> Vec<u8> {
+    packets(data).find(|p| pid(p) == wanted).expect("PID present").to_vec()
+}

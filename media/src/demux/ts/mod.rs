@@ -270,13 +270,18 @@ impl TsDemuxer {
     /// whose PES packets have no length).
     pub fn flush(&mut self) {
         for pid in [self.video_pid, self.audio_pid].into_iter().flatten() {
-            let done = match self.pids.get_mut(&pid).map(|s| &mut s.role) {
-                Some(Role::Video(a) | Role::Audio(a)) => a.finish(),
-                _ => None,
-            };
-            if let Some(done) = done {
-                self.pes_done(pid, done);
-            }
+            self.finish_pes(pid);
+        }
+    }
+
+    /// Ends the PES packet in progress on `pid` and handles it.
+    fn finish_pes(&mut self, pid: u16) {
+        let done = match self.pids.get_mut(&pid).map(|s| &mut s.role) {
+            Some(Role::Video(a) | Role::Audio(a)) => a.finish(),
+            _ => None,
+        };
+        if let Some(done) = done {
+            self.pes_done(pid, done);
         }
     }
 
@@ -531,9 +536,12 @@ impl TsDemuxer {
                 }
         });
         if let Some((pid, codec)) = video {
-            // A codec change starts from scratch, including a PES packet in progress (it holds
-            // the old codec); a moved PID keeps the parameter sets.
+            // A codec change starts from scratch; the old stream's last (unbounded) PES packet
+            // ends here. A moved PID keeps the parameter sets.
             if self.video.as_ref().map(|v| v.codec) != Some(codec) {
+                if let Some(old) = self.video_pid {
+                    self.finish_pes(old);
+                }
                 self.video = Some(VideoEs::new(codec));
                 self.pids.remove(&pid);
             }
