@@ -499,3 +499,186 @@ fn to_90k(ticks: i64, timescale: u32) -> i64 {
     let v = (i128::from(ticks) * 90_000).div_euclid(i128::from(timescale));
     i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::codec::aac::AudioSpecificConfig;
+    use crate::test_support::{audio_track, video_track};
+    use crate::track::{AUDIO_TRACK, VIDEO_TRACK};
+
+    fn video(dts: i64, keyframe: bool) -> AccessUnit {
+        let nal: &[u8] = if keyframe { &[0x65, 0x88, 0x84] } else { &[0x41, 0x9a] };
+        let mut data = (nal.len() as u32).to_be_bytes().to_vec();
+        data.extend_from_slice(nal);
+        AccessUnit { track: VIDEO_TRACK, dts, pts: dts, keyframe, data: Bytes::from(data) }
+    }
+
+    fn audio(dts: i64) -> AccessUnit {
+        AccessUnit {
+            track: AUDIO_TRACK,
+            dts,
+            pts: dts,
+            keyframe: true,
+            data: Bytes::from_static(&[0x21, 0x10, 0x04]),
+        }
+    }
+
+    fn pids(ts: &[u8]) -> Vec<u16> {
+        assert_eq!(ts.len() % PACKET_LEN, 0);
+        ts.chunks(PACKET_LEN).map(|p| u16::from(p[1] & 0x1f) << 8 | u16::from(p[2])).collect()
+    }
+
+    /// version_number of the PMT packet(s) in `ts`.
+    fn pmt_versions(ts: &[u8]) -> Vec<u8> {
+        ts.chunks(PACKET_LEN)
+            .filter(|p| pids(p)[0] == PMT_PID)
+            .map(|p| (p[10] >> 1) & 0x1f)
+            .collect()
+    }
+
+    #[test]
+    fn track_lists_are_checked() {
+        assert_eq!(TsMuxer::new(&[]).unwrap_err(), TsMuxError::NoTracks);
+        assert_eq!(
+            TsMuxer::new(&[video_track(), video_track()]).unwrap_err(),
+            TsMuxError::DuplicateKind(MediaKind::Video)
+        );
+        let mut lc_960 = audio_track();
+        lc_960.codec = CodecConfig::Aac(
+            AudioSpecificConfig::parse(Bytes::from_static(&[0x11, 0x94])).unwrap(),
+        );
+        assert_eq!(
+            TsMuxer::new(&[lc_960]).unwrap_err(),
+            TsMuxError::Adts { track: AUDIO_TRACK, source: AdtsError::FrameLength960 }
+        );
+        let mut m = TsMuxer::new(&[video_track()]).unwrap();
+        assert_eq!(m.push(&audio(0), &mut BytesMut::new()), Err(TsMuxError::UnknownTrack(2)));
+    }
+
+    #[test]
+    fn a_segment_starts_with_pat_pmt_then_pcr_and_keyframe() {
+        let mut m = TsMuxer::new(&[video_track(), audio_track()]).unwrap();
+        let mut out = BytesMut::new();
+        let frames = [video(0, true), audio(0), video(3000, false), audio(1024)];
+        let report = m.write_segment(&frames, &mut out);
+        assert_eq!(report, SegmentReport { written: 4, dropped: 0, first_error: None });
+        let p = pids(&out);
+        assert_eq!(&p[..3], &[PAT_PID, PMT_PID, VIDEO_PID]);
+        // The keyframe's first packet: adaptation field with random_access and PCR.
+        let first = &out[2 * PACKET_LEN..3 * PACKET_LEN];
+        assert_eq!(first[5] & 0x50, 0x50);
+        // Both audio frames share one PES, written at the end of the segment.
+        assert_eq!(p.iter().filter(|&&x| x == AUDIO_PID).count(), 1);
+        assert_eq!(*p.last().unwrap(), AUDIO_PID);
+    }
+
+    #[test]
+    fn malformed_units_are_skipped_and_counted() {
+        let mut m = TsMuxer::new(&[video_track()]).unwrap();
+        let mut out = BytesMut::new();
+        let mut bad = video(3000, false);
+        bad.data = Bytes::from_static(&[0, 0, 0, 99, 0x41]);
+        let report = m.write_segment(&[video(0, true), bad, video(6000, false)], &mut out);
+        assert_eq!(report.written, 2);
+        assert_eq!(report.dropped, 1);
+        assert!(matches!(report.first_error, Some(TsMuxError::BadSample { track: 1, .. })));
+        let oversized = AccessUnit { data: Bytes::from(vec![0u8; 8200]), ..audio(0) };
+        let mut m = TsMuxer::new(&[audio_track()]).unwrap();
+        let before = out.len();
+        assert!(matches!(m.push(&oversized, &mut out), Err(TsMuxError::Adts { .. })));
+        assert_eq!(out.len(), before);
+    }
+
+    #[test]
+    fn changing_the_stream_list_bumps_the_pmt_version() {
+        let mut m = TsMuxer::new(&[video_track()]).unwrap();
+        let mut out = BytesMut::new();
+        m.write_segment(&[video(0, true)], &mut out);
+        assert_eq!(pmt_versions(&out), vec![0]);
+        // Same streams, new parameter sets: no change.
+        assert!(!m.set_tracks(&[video_track()], &mut out).unwrap());
+        assert!(m.set_tracks(&[video_track(), audio_track()], &mut out).unwrap());
+        assert_eq!(m.pmt_version(), 1);
+        let mut seg = BytesMut::new();
+        m.write_segment(&[video(3000, true), audio(1600)], &mut seg);
+        assert_eq!(pmt_versions(&seg), vec![1]);
+        // Continuity counters carry on across the change: PAT was 0, now 1.
+        assert_eq!(seg[3] & 0x0f, 1);
+    }
+
+    #[test]
+    fn streaming_writes_everything_at_once_and_repeats_tables() {
+        let mut m = TsMuxer::with_config(&[video_track(), audio_track()], TsMuxerConfig::STREAMING)
+            .unwrap();
+        let mut out = BytesMut::new();
+        m.push(&video(0, true), &mut out).unwrap();
+        assert_eq!(&pids(&out)[..3], &[PAT_PID, PMT_PID, VIDEO_PID]);
+        let n = out.len();
+        m.push(&audio(0), &mut out).unwrap();
+        assert!(out.len() > n, "audio goes out at once");
+        let mut tables = 1;
+        for i in 1..60 {
+            let before = out.len();
+            m.push(&video(i * 3000, i % 30 == 0), &mut out).unwrap();
+            if pids(&out[before..])[0] == PAT_PID {
+                tables += 1;
+            }
+        }
+        // 59 frames of 1/30 s: tables every 100 ms (every 3rd frame) and at the keyframe.
+        assert!(tables >= 19, "{tables}");
+    }
+
+    #[test]
+    fn timestamps_are_rescaled_and_wrap() {
+        assert_eq!(to_90k(44_100, 44_100), 90_000);
+        assert_eq!(to_90k(1024, 44_100), 2089);
+        assert_eq!(to_90k(-1, 48_000), -2);
+        assert_eq!(to_90k(i64::MAX, 1), i64::MAX);
+        let mut m = TsMuxer::new(&[video_track()]).unwrap();
+        let mut out = BytesMut::new();
+        let late = (1i64 << 33) + 90_000;
+        m.write_segment(&[video(late, true)], &mut out);
+        // PTS in the PES header (after the 4+8 byte header and adaptation field) is 90 000.
+        let pkt = &out[2 * PACKET_LEN..3 * PACKET_LEN];
+        let pes = &pkt[5 + usize::from(pkt[4])..];
+        assert_eq!(&pes[..4], &[0, 0, 1, 0xe0]);
+        let b = &pes[9..14];
+        let pts = (u64::from(b[0] >> 1) & 7) << 30
+            | u64::from(b[1]) << 22
+            | u64::from(b[2] >> 1) << 15
+            | u64::from(b[3]) << 7
+            | u64::from(b[4] >> 1);
+        assert_eq!(pts, 90_000);
+    }
+
+    #[test]
+    fn arbitrary_units_never_panic() {
+        let mut m = TsMuxer::new(&[video_track(), audio_track()]).unwrap();
+        let mut out = BytesMut::new();
+        let mut x = 0x9e37_79b9_u32;
+        for i in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let len = (x % 700) as usize;
+            let data: Vec<u8> = (0..len).map(|j| (x >> (j % 24)) as u8).collect();
+            let au = AccessUnit {
+                track: 1 + x % 3,
+                dts: i64::from(x % 1_000_000) - 500_000,
+                pts: i64::from(x % 999_999) - 400_000,
+                keyframe: x.is_multiple_of(5),
+                data: Bytes::from(data),
+            };
+            let _ = m.push(&au, &mut out);
+            if i.is_multiple_of(100) {
+                m.begin_segment(&mut out);
+            }
+        }
+        m.flush(&mut out);
+        assert_eq!(out.len() % PACKET_LEN, 0);
+        assert!(out.chunks(PACKET_LEN).all(|p| p[0] == SYNC_BYTE));
+    }
+}
