@@ -145,18 +145,22 @@ export class Harness {
   async startSluice(mode = 'serve', extraArgs = []) {
     if (!fs.existsSync(SLUICE_BIN)) throw new Error(`${SLUICE_BIN} missing: cargo build --release -p sluice-server`);
     const data = fs.mkdtempSync(path.join(this.tmp, 'data-'));
-    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--https', 'off', '--data', data,
+    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--srt', '127.0.0.1:0', '--https', 'off', '--data', data,
       '--web', path.join(ROOT, 'web'), ...extraArgs];
     const child = this.spawn(`sluice ${mode}`, SLUICE_BIN, args, { env: { SLUICE_LOG: 'info', ...process.env } });
-    const [http, rtmp] = await Promise.all([
+    const [http, rtmp, srt] = await Promise.all([
       waitForLine(child, /listening http (\S+:\d+)/, 20000),
       waitForLine(child, /listening rtmp (\S+:\d+)/, 20000),
+      waitForLine(child, /listening srt (\S+:\d+)/, 20000),
     ]);
-    const httpAddr = http[1]; const rtmpAddr = rtmp[1];
+    const httpAddr = http[1]; const rtmpAddr = rtmp[1]; const srtAddr = srt[1];
     return {
-      child, data, httpAddr, rtmpAddr,
+      child, data, httpAddr, rtmpAddr, srtAddr,
       baseUrl: `http://${httpAddr}`,
       rtmpUrl: (id) => `rtmp://${rtmpAddr}/${id}`,
+      // ffmpeg's SRT latency option is in microseconds.
+      srtUrl: (id, mode = 'publish') =>
+        `srt://${srtAddr}?mode=caller&latency=120000&pkt_size=1316&streamid=${mode}:${id}`,
     };
   }
 

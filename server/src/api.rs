@@ -30,19 +30,16 @@ pub fn channels(hub: &Hub) -> Resp {
     let mut items = Vec::new();
     for ch in hub.channels() {
         let snap = ch.snapshot();
-        let video = snap.video.as_ref().and_then(|v| match &v.info.codec {
-            CodecConfig::H264(c) => {
-                let fps = c.frame_rate.map_or("null".to_owned(), |(n, d)| {
+        let video = snap.video.as_ref().and_then(|v| {
+            let (width, height) = v.info.codec.video_size()?;
+            let fps =
+                v.info.codec.frame_rate().map_or("null".to_owned(), |(n, d)| {
                     format!("{:.3}", n as f64 / d.max(1) as f64)
                 });
-                Some(format!(
-                    "{{\"codec\":{},\"width\":{},\"height\":{},\"frame_rate\":{fps}}}",
-                    json_str(&v.info.codec_string()),
-                    c.width,
-                    c.height
-                ))
-            }
-            _ => None,
+            Some(format!(
+                "{{\"codec\":{},\"width\":{width},\"height\":{height},\"frame_rate\":{fps}}}",
+                json_str(&v.info.codec_string()),
+            ))
         });
         let audio = snap.audio.as_ref().and_then(|a| match &a.info.codec {
             CodecConfig::Aac(c) => Some(format!(
@@ -54,7 +51,7 @@ pub fn channels(hub: &Hub) -> Resp {
             _ => None,
         });
         items.push(format!(
-            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"endpoints\":{{\"hls\":{}}}}}",
+            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",
             json_str(&ch.id),
             json_str(&ch.group),
             json_str(&ch.name),
@@ -64,6 +61,8 @@ pub fn channels(hub: &Hub) -> Resp {
             video.unwrap_or_else(|| "null".into()),
             audio.unwrap_or_else(|| "null".into()),
             json_str(&format!("/{}/hls/index.m3u8", ch.id)),
+            json_str(&format!("/{}/ts/index.m3u8", ch.id)),
+            json_str(&format!("streamid=read:{}", ch.id)),
         ));
     }
     let body = format!("{{\"channels\":[{}]}}", items.join(","));

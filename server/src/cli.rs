@@ -22,6 +22,7 @@ options (override the config file):
   --http ADDR|off       plain HTTP/1.1 + h2c listener      (default 0.0.0.0:8080)
   --https ADDR|off      TLS HTTP/1.1 + HTTP/2 listener     (default 0.0.0.0:8443)
   --rtmp ADDR|off       RTMP ingest listener               (default 0.0.0.0:1935)
+  --srt ADDR|off        SRT ingest/playback listener (UDP) (default 0.0.0.0:9710)
   --data DIR            state directory                    (default ./sluice-data)
   --workers N           worker threads                     (default: one per core)
   --web DIR             folder with node_modules/hls.js    (default: ./web)
@@ -60,6 +61,7 @@ pub fn parse(args: &[String]) -> Result<(Command, Config), ConfigError> {
             "--http" => config.http = addr(flag, value)?,
             "--https" => config.https = addr(flag, value)?,
             "--rtmp" => config.rtmp = addr(flag, value)?,
+            "--srt" => config.srt = addr(flag, value)?,
             "--data" => config.data = PathBuf::from(value),
             "--web" => config.web = Some(PathBuf::from(value)),
             "--workers" => config.workers = number(flag, value)?,

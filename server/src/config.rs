@@ -1,5 +1,6 @@
 //! Server configuration: a TOML file, overridden by command-line flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub struct Config {
     /// TLS (HTTP/1.1 + HTTP/2 via ALPN). `None` disables it.
     pub https: Option<SocketAddr>,
     pub rtmp: Option<SocketAddr>,
+    /// SRT ingest and playback (UDP). `None` disables it.
+    pub srt: Option<SocketAddr>,
     /// State and archive directory (the dev certificate lives here).
     pub data: PathBuf,
     /// Worker threads, one current-thread runtime each. 0 = one per core.
@@ -28,7 +31,33 @@ pub struct Config {
     pub tls: TlsConfig,
     pub media: MediaConfig,
     pub limits: Limits,
+    pub srt_settings: SrtSettings,
+    /// Per-channel settings, keyed `"group/channel"`.
+    pub channels: BTreeMap<String, ChannelSettings>,
 }
+
+/// SRT transport settings shared by every SRT connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SrtSettings {
+    /// Receive latency (SRTO_RCVLATENCY): how long SRT may wait to recover a lost packet.
+    /// The connection uses the larger of this and the caller's own latency.
+    pub latency_ms: u64,
+    /// SRT connections (publishers and readers) open at once.
+    pub max_connections: usize,
+}
+
+/// Settings of one channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelSettings {
+    /// SRT passphrase (10–79 characters). When set, SRT callers must encrypt with it (any of
+    /// AES-128/192/256, the caller's `pbkeylen` decides); when unset, encrypted callers are refused.
+    pub srt_passphrase: Option<String>,
+}
+
+/// SRT receive latency bounds (libsrt's default is 120 ms; 8 s covers satellite-grade links).
+pub const SRT_LATENCY_RANGE_MS: (u64, u64) = (20, 8000);
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,13 +93,22 @@ impl Default for Config {
             http: Some(([0, 0, 0, 0], 8080).into()),
             https: Some(([0, 0, 0, 0], 8443).into()),
             rtmp: Some(([0, 0, 0, 0], 1935).into()),
+            srt: Some(([0, 0, 0, 0], 9710).into()),
             data: PathBuf::from("sluice-data"),
             workers: 0,
             web: None,
             tls: TlsConfig::default(),
             media: MediaConfig::default(),
             limits: Limits::default(),
+            srt_settings: SrtSettings::default(),
+            channels: BTreeMap::new(),
         }
+    }
+}
+
+impl Default for SrtSettings {
+    fn default() -> Self {
+        Self { latency_ms: 120, max_connections: 256 }
     }
 }
 
@@ -138,6 +176,32 @@ impl Config {
                 m.playlist_segments
             )));
         }
+        let (lo, hi) = SRT_LATENCY_RANGE_MS;
+        if !(lo..=hi).contains(&self.srt_settings.latency_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "srt_settings.latency_ms = {} is outside {lo}..={hi}",
+                self.srt_settings.latency_ms
+            )));
+        }
+        for (id, ch) in &self.channels {
+            let valid_id = id
+                .split_once('/')
+                .is_some_and(|(g, c)| crate::hub::valid_name(g) && crate::hub::valid_name(c));
+            if !valid_id {
+                return Err(ConfigError::Invalid(format!(
+                    "channels.{id:?}: channel keys look like \"live/cam1\""
+                )));
+            }
+            // SRTO_PASSPHRASE: "The passphrase … must be between 10 and 79 characters".
+            if let Some(p) = &ch.srt_passphrase
+                && !(10..=79).contains(&p.len())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "channels.\"{id}\".srt_passphrase is {} characters; SRT needs 10 to 79",
+                    p.len()
+                )));
+            }
+        }
         if self.workers > 256 {
             return Err(ConfigError::Invalid("workers must be at most 256".into()));
         }
@@ -159,6 +223,11 @@ impl Config {
     pub fn segment_target(&self) -> Duration {
         Duration::from_millis(self.media.segment_target_ms)
     }
+
+    /// The settings of `group/channel` (defaults when the file says nothing about it).
+    pub fn channel(&self, id: &str) -> ChannelSettings {
+        self.channels.get(id).cloned().unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +247,23 @@ mod tests {
         assert_eq!(c.media.part_target_ms, 300);
         assert_eq!(c.media.segment_target_ms, 1000);
         assert!(Config::from_toml("htp = \"x\"").is_err());
+    }
+
+    #[test]
+    fn channel_settings_are_checked() {
+        let c = Config::from_toml(
+            "[channels.\"live/cam1\"]\nsrt_passphrase = \"0123456789abc\"\n[srt_settings]\nlatency_ms = 200\n",
+        )
+        .expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.channel("live/cam1").srt_passphrase.as_deref(), Some("0123456789abc"));
+        assert_eq!(c.channel("live/other").srt_passphrase, None);
+        let short = Config::from_toml("[channels.\"live/cam1\"]\nsrt_passphrase = \"short\"\n")
+            .expect("parses");
+        let err = short.validate().expect_err("too short").to_string();
+        assert!(err.contains("10 to 79"), "{err}");
+        let bad_key = Config::from_toml("[channels.cam1]\n").expect("parses");
+        assert!(bad_key.validate().is_err());
     }
 
     #[test]

@@ -64,6 +64,22 @@ pub struct TrackView {
     pub delta: Rendered,
 }
 
+/// The HLS-TS endpoint as egress sees it.
+#[derive(Debug)]
+pub struct TsView {
+    pub multivariant: Rendered,
+    pub playlist: Rendered,
+    pub target_duration: u32,
+    pub segments: Vec<Arc<crate::pipeline::TsSegment>>,
+}
+
+impl TsView {
+    pub fn segment(&self, msn: u64) -> Option<&Arc<crate::pipeline::TsSegment>> {
+        let first = self.segments.first()?.msn;
+        self.segments.get(usize::try_from(msn.checked_sub(first)?).ok()?).filter(|s| s.msn == msn)
+    }
+}
+
 /// Everything egress needs about a channel at one instant.
 #[derive(Debug, Default)]
 pub struct ChannelSnapshot {
@@ -75,6 +91,8 @@ pub struct ChannelSnapshot {
     pub video: Option<TrackView>,
     pub audio: Option<TrackView>,
     pub multivariant: Option<Rendered>,
+    /// The HLS-TS endpoint, once its first segment exists.
+    pub ts: Option<TsView>,
     /// Human-readable description of the current stream (for logs and the API).
     pub summary: String,
     /// When the pipeline published this snapshot (held requests measure their release from it).
@@ -104,6 +122,8 @@ pub struct Channel {
     publishing: AtomicBool,
     pub(crate) pipeline: Mutex<Pipeline>,
     state: watch::Sender<Arc<ChannelSnapshot>>,
+    /// Live access units for SRT playback (and WHEP).
+    pub fanout: crate::fanout::Fanout,
 }
 
 impl Channel {
@@ -141,6 +161,9 @@ pub enum PublishError {
 pub struct Counters {
     pub rtmp_connections: AtomicU64,
     pub rtmp_rejected: AtomicU64,
+    pub srt_rejected: AtomicU64,
+    /// MPEG-TS packets lost or out of order on ingest (continuity-counter errors).
+    pub ts_continuity_errors: AtomicU64,
     pub ingest_bytes: AtomicU64,
     pub frames_dropped: AtomicU64,
     pub parts_published: AtomicU64,
@@ -223,6 +246,7 @@ impl Hub {
                         publishing: AtomicBool::new(false),
                         pipeline: Mutex::new(Pipeline::new(self.pipeline)),
                         state,
+                        fanout: crate::fanout::Fanout::new(),
                     });
                     map.insert(id.clone(), c.clone());
                     c

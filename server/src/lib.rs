@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod egress;
+pub mod fanout;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;

@@ -53,6 +53,16 @@ pub fn render(hub: &Hub) -> Resp {
     let counters = [
         ("sluice_rtmp_connections_total", "RTMP connections accepted", &c.rtmp_connections),
         ("sluice_rtmp_publish_rejected_total", "RTMP publish attempts refused", &c.rtmp_rejected),
+        (
+            "sluice_srt_rejected_total",
+            "SRT callers refused (stream id, passphrase, busy channel)",
+            &c.srt_rejected,
+        ),
+        (
+            "sluice_ts_continuity_errors_total",
+            "MPEG-TS packets lost or reordered on ingest",
+            &c.ts_continuity_errors,
+        ),
         ("sluice_ingest_bytes_total", "Bytes received from publishers", &c.ingest_bytes),
         ("sluice_frames_dropped_total", "Malformed or unusable frames dropped", &c.frames_dropped),
         (

@@ -5,8 +5,10 @@ use std::sync::atomic::Ordering;
 
 use sluice_media::MediaKind;
 
-use crate::hub::{Channel, ChannelSnapshot, Hub, PublishGuard, Rendered, TrackView};
-use crate::pipeline::{IngestEvent, Pipeline};
+use std::sync::Arc;
+
+use crate::hub::{Channel, ChannelSnapshot, Hub, PublishGuard, Rendered, TrackView, TsView};
+use crate::pipeline::{IngestEvent, Pipeline, TsSegment};
 
 impl PublishGuard {
     /// Feeds one ingest event at wall-clock `now_ms` (Unix ms).
@@ -16,6 +18,9 @@ impl PublishGuard {
         };
         let dropped_before = pipeline.dropped_frames;
         let changes = pipeline.handle(event, now_ms);
+        for ev in pipeline.take_fanout() {
+            self.channel.fanout.send(ev);
+        }
         let dropped = pipeline.dropped_frames - dropped_before;
         if dropped > 0 {
             self.hub.counters.frames_dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -35,6 +40,9 @@ pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
         return;
     };
     pipeline.end_session();
+    for ev in pipeline.take_fanout() {
+        channel.fanout.send(ev);
+    }
     channel.publish(render(hub, &pipeline, false));
 }
 
@@ -43,10 +51,15 @@ pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
 pub fn describe(p: &Pipeline) -> String {
     let mut parts = Vec::new();
     if let Some(v) = &p.video
-        && let sluice_media::CodecConfig::H264(c) = &v.info.codec
+        && let Some((width, height)) = v.info.codec.video_size()
     {
-        let fps = c.frame_rate.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
-        parts.push(format!("H.264 {}x{}{fps} ({})", c.width, c.height, v.info.codec_string()));
+        let name = match &v.info.codec {
+            sluice_media::CodecConfig::H265(_) => "H.265",
+            _ => "H.264",
+        };
+        let fps = v.info.codec.frame_rate();
+        let fps = fps.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
+        parts.push(format!("{name} {width}x{height}{fps} ({})", v.info.codec_string()));
     }
     if let Some(a) = &p.audio
         && let sluice_media::CodecConfig::Aac(c) = &a.info.codec
@@ -111,7 +124,51 @@ fn render(hub: &Hub, p: &Pipeline, live: bool) -> ChannelSnapshot {
         }
     }
     snap.multivariant = Some(Rendered::new(render_multivariant(p).into()));
+    snap.ts = render_ts(hub, p, td, live);
     snap
+}
+
+/// The HLS-TS endpoint's playlists (version 3, whole segments) for the segments muxed so far.
+fn render_ts(hub: &Hub, p: &Pipeline, td: u32, live: bool) -> Option<TsView> {
+    let segments: Vec<Arc<TsSegment>> = p.ts.segments().cloned().collect();
+    if segments.is_empty() {
+        return None;
+    }
+    let listed: Vec<sluice_hls::TsPlaylistSegment> = segments
+        .iter()
+        .map(|s| sluice_hls::TsPlaylistSegment {
+            msn: s.msn,
+            duration: s.duration,
+            program_date_time_ms: s.program_date_time_ms,
+            discontinuity: s.discontinuity,
+        })
+        .collect();
+    let ctx = sluice_hls::TsPlaylistContext {
+        timescale: sluice_media::time::VIDEO_TIMESCALE,
+        target_duration: td,
+        window: hub.playlist_segments,
+        discontinuities_before: p.ts.discontinuities_dropped(),
+        ended: !live,
+    };
+    let playlist = sluice_hls::render_ts_media_playlist(&listed, &ctx);
+    let target_duration = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(td);
+    let (peak, avg) = bandwidth(p);
+    let multivariant = sluice_hls::render_ts_multivariant(&sluice_hls::TsMultivariantInput {
+        video: p.video.as_ref().map(|t| &t.info),
+        audio: p.audio.as_ref().map(|t| &t.info),
+        bandwidth: peak,
+        average_bandwidth: Some(avg),
+    });
+    Some(TsView {
+        multivariant: Rendered::new(multivariant.into()),
+        playlist: Rendered::new(playlist.into()),
+        target_duration,
+        segments,
+    })
 }
 
 fn view(

@@ -77,6 +77,30 @@ pub fn run(
     let mut http = Listeners::new("http", config.http)?;
     let mut https = Listeners::new("https", config.https)?;
     let mut rtmp = Listeners::new("rtmp", config.rtmp)?;
+    let mut srt =
+        match config.srt {
+            Some(addr) => {
+                let socket = crate::ingest::srt::bind(addr)
+                    .map_err(|source| RuntimeError::Bind { what: "srt", addr, source })?;
+                let bound = socket.local_addr().map_err(|source| RuntimeError::Bind {
+                    what: "srt",
+                    addr,
+                    source,
+                })?;
+                println!("listening srt {bound}");
+                Some(socket)
+            }
+            None => None,
+        };
+    let srt_cfg = crate::ingest::srt::SrtConfig {
+        latency: std::time::Duration::from_millis(config.srt_settings.latency_ms),
+        max_connections: config.srt_settings.max_connections,
+        passphrases: config
+            .channels
+            .iter()
+            .filter_map(|(id, c)| c.srt_passphrase.clone().map(|p| (id.clone(), p)))
+            .collect(),
+    };
     let tls = match config.https {
         Some(_) => Some(crate::tls::server_config(config)?),
         None => None,
@@ -97,6 +121,9 @@ pub fn run(
         let state = state.clone();
         let tls = tls.clone();
         let max_rtmp = config.limits.max_rtmp_connections;
+        // One UDP socket carries every SRT connection: it lives on the first worker.
+        let srt_socket = srt.take();
+        let srt_cfg = srt_cfg.clone();
         let handle = std::thread::Builder::new()
             .name(format!("sluice-worker-{worker}"))
             .spawn(move || {
@@ -114,6 +141,9 @@ pub fn run(
                     if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok())
                     {
                         tasks.spawn(crate::ingest::rtmp::serve(l, hub.clone(), max_rtmp));
+                    }
+                    if let Some(socket) = srt_socket {
+                        tasks.spawn(crate::ingest::srt::serve(socket, hub.clone(), srt_cfg));
                     }
                     if demo && worker == 0 {
                         tasks.spawn(crate::ingest::demo::run(hub.clone()));

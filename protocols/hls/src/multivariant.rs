@@ -105,19 +105,12 @@ pub fn render_multivariant(input: &MultivariantInput<'_>) -> String {
 }
 
 fn resolution(track: &TrackInfo) -> Option<(u32, u32)> {
-    if let CodecConfig::H264(c) = &track.codec
-        && c.width > 0
-        && c.height > 0
-    {
-        return Some((c.width, c.height));
-    }
-    None
+    track.codec.video_size().filter(|&(w, h)| w > 0 && h > 0)
 }
 
 /// Frame rate rounded to three decimals, from integer (num, den).
 fn frame_rate(track: &TrackInfo) -> Option<String> {
-    if let CodecConfig::H264(c) = &track.codec
-        && let Some((num, den)) = c.frame_rate
+    if let Some((num, den)) = track.codec.frame_rate()
         && num > 0
         && den > 0
     {

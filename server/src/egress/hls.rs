@@ -17,7 +17,7 @@ use crate::egress::response::{Resp, cache, error, with_body};
 use crate::hub::{Channel, ChannelSnapshot, Hub, Rendered};
 
 /// How long a request for a channel's first playlist waits for the stream to become playable.
-const STARTUP_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const STARTUP_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 pub struct RequestInfo<'a> {
@@ -80,7 +80,7 @@ fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {
     r
 }
 
-fn playlist(doc: &Rendered, gzip: bool, kind: CacheKind, td: u32) -> Resp {
+pub(crate) fn playlist(doc: &Rendered, gzip: bool, kind: CacheKind, td: u32) -> Resp {
     let body = if gzip { doc.gzip().clone() } else { doc.plain.clone() };
     let mut r = with_body(StatusCode::OK, sluice_hls::PLAYLIST_CONTENT_TYPE, body);
     if gzip {
@@ -92,7 +92,7 @@ fn playlist(doc: &Rendered, gzip: bool, kind: CacheKind, td: u32) -> Resp {
 }
 
 /// Waits until `check` yields a value for the newest snapshot, or the deadline passes.
-async fn wait_for<T>(
+pub(crate) async fn wait_for<T>(
     channel: &Channel,
     deadline: Instant,
     mut check: impl FnMut(&Arc<ChannelSnapshot>) -> Option<T>,
@@ -289,7 +289,7 @@ fn observe_release(hub: &Hub, snap: &ChannelSnapshot) {
     }
 }
 
-fn busy() -> Resp {
+pub(crate) fn busy() -> Resp {
     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "too many held requests; retry shortly");
     r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r

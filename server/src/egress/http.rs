@@ -106,9 +106,13 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
             let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
             hls::handle(hub, channel, info).await
         }
+        "ts" => {
+            let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
+            crate::egress::ts::handle(hub, channel, info).await
+        }
         _ => error(
             StatusCode::NOT_FOUND,
-            format!("no endpoint {endpoint:?} on {group}/{name} (try hls)"),
+            format!("no endpoint {endpoint:?} on {group}/{name} (try hls or ts)"),
         ),
     }
 }

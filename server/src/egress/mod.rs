@@ -4,3 +4,4 @@ pub mod body;
 pub mod hls;
 pub mod http;
 pub mod response;
+pub mod ts;

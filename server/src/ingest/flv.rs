@@ -88,16 +88,34 @@ mod tests {
     use crate::config::Config;
 
     #[test]
-    fn enhanced_rtmp_hevc_is_refused_with_its_name() {
+    fn enhanced_rtmp_vp9_is_refused_with_its_name() {
+        let hub = crate::hub_from_config(&Config::default());
+        let guard = Arc::clone(&hub).begin_publish("live", "vp9").expect("publish allowed");
+        let mut ingest = FlvIngest::new();
+        // Enhanced RTMP: IsExHeader | keyframe | PacketTypeSequenceStart, FourCC "vp09".
+        let tag = Bytes::from_static(&[0x90, b'v', b'p', b'0', b'9', 0x01, 0x02, 0x03]);
+        ingest.push(&guard, TagKind::Video, 0, tag, 0);
+        let codec = ingest.refused.expect("VP9 is refused");
+        assert!(codec.contains("VP9"), "{codec}");
+        assert!(guard.channel.snapshot().video.is_none(), "nothing reached the pipeline");
+    }
+
+    #[test]
+    fn enhanced_rtmp_hevc_becomes_an_hvc1_rendition() {
+        use sluice_media::demux::flv::FlvFileReader;
+        static HEVC: &[u8] = include_bytes!("../../../testdata/ffmpeg-x265-eRTMP-hand-built.flv");
         let hub = crate::hub_from_config(&Config::default());
         let guard = Arc::clone(&hub).begin_publish("live", "hevc").expect("publish allowed");
         let mut ingest = FlvIngest::new();
-        // Enhanced RTMP: IsExHeader | keyframe | PacketTypeSequenceStart, FourCC "hvc1".
-        let tag = Bytes::from_static(&[0x90, b'h', b'v', b'c', b'1', 0x01, 0x02, 0x03]);
-        ingest.push(&guard, TagKind::Video, 0, tag, 0);
-        let codec = ingest.refused.expect("HEVC is refused");
-        assert!(codec.contains("HEVC"), "{codec}");
-        assert!(guard.channel.snapshot().video.is_none(), "nothing reached the pipeline");
+        for tag in FlvFileReader::new(Bytes::from_static(HEVC)).expect("valid flv") {
+            let tag = tag.expect("valid tag");
+            ingest.push(&guard, tag.kind, tag.timestamp_ms, tag.body, i64::from(tag.timestamp_ms));
+        }
+        assert!(ingest.refused.is_none(), "{:?}", ingest.refused);
+        let snap = guard.channel.snapshot();
+        let video = snap.video.as_ref().expect("video track");
+        assert!(video.info.codec_string().starts_with("hvc1."), "{}", video.info.codec_string());
+        assert!(snap.summary.starts_with("H.265 "), "{}", snap.summary);
     }
 
     #[test]

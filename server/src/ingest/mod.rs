@@ -3,3 +3,6 @@
 pub mod demo;
 pub mod flv;
 pub mod rtmp;
+pub mod srt;
+pub mod srt_read;
+pub mod ts;

@@ -13,6 +13,7 @@ pub struct Sluice {
     pub http: SocketAddr,
     pub rtmp: SocketAddr,
     pub https: Option<SocketAddr>,
+    pub srt: SocketAddr,
     _data: TempDir,
 }
 
@@ -55,6 +56,7 @@ impl Sluice {
         let https = if tls { "127.0.0.1:0" } else { "off" };
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", "--workers", "2"])
+            .args(["--srt", "127.0.0.1:0"])
             .args(["--https", https])
             .arg("--data")
             .arg(&data.0)
@@ -65,9 +67,9 @@ impl Sluice {
             .expect("sluice binary starts");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
-        let (mut http, mut rtmp, mut https) = (None, None, None);
+        let (mut http, mut rtmp, mut https, mut srt) = (None, None, None, None);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while (http.is_none() || rtmp.is_none() || (tls && https.is_none()))
+        while (http.is_none() || rtmp.is_none() || srt.is_none() || (tls && https.is_none()))
             && Instant::now() < deadline
         {
             let Some(Ok(line)) = lines.next() else { break };
@@ -76,6 +78,7 @@ impl Sluice {
                 (Some("listening"), Some("http"), Some(a)) => http = a.parse().ok(),
                 (Some("listening"), Some("rtmp"), Some(a)) => rtmp = a.parse().ok(),
                 (Some("listening"), Some("https"), Some(a)) => https = a.parse().ok(),
+                (Some("listening"), Some("srt"), Some(a)) => srt = a.parse().ok(),
                 _ => {}
             }
         }
@@ -86,6 +89,7 @@ impl Sluice {
             http: http.expect("sluice printed its http address"),
             rtmp: rtmp.expect("sluice printed its rtmp address"),
             https,
+            srt: srt.expect("sluice printed its srt address"),
             _data: data,
         }
     }
@@ -96,6 +100,14 @@ impl Sluice {
 
     pub fn rtmp_url(&self, channel: &str) -> String {
         format!("rtmp://{}/{}", self.rtmp, channel)
+    }
+
+    /// An ffmpeg SRT caller URL (`mode` is `publish` or `read`; latency in microseconds).
+    pub fn srt_url(&self, channel: &str, mode: &str) -> String {
+        format!(
+            "srt://{}?mode=caller&latency=120000&pkt_size=1316&streamid={mode}:{channel}",
+            self.srt
+        )
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -131,63 +143,31 @@ impl Drop for Publisher {
     }
 }
 
+/// What a test publisher sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// x264 zerolatency, 1 s GOP, no B-frames.
+    H264,
+    /// OBS defaults: x264 High, 2 B-frames, 2 s GOP.
+    ObsLike,
+    /// x265, 1 s GOP, no B-frames.
+    H265,
+}
+
 impl Publisher {
-    /// 640x360 30 fps x264 with a 1 s GOP (or OBS-like 2 s GOP with B-frames), AAC 48 kHz.
+    /// 640x360 30 fps x264 with a 1 s GOP (or OBS-like 2 s GOP with B-frames), AAC 48 kHz, RTMP.
     pub fn start(url: &str, obs_like: bool) -> Self {
-        let mut args: Vec<String> = [
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=48000",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if obs_like {
-            args.extend(
-                ["-profile:v", "high", "-bf", "2", "-g", "60", "-keyint_min", "60"]
-                    .map(String::from),
-            );
-        } else {
-            args.extend(
-                ["-tune", "zerolatency", "-bf", "0", "-g", "30", "-keyint_min", "30"]
-                    .map(String::from),
-            );
-        }
-        args.extend(
-            [
-                "-sc_threshold",
-                "0",
-                "-b:v",
-                "1M",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "128k",
-                "-ac",
-                "2",
-                "-f",
-                "flv",
-                url,
-            ]
-            .map(String::from),
-        );
+        Self::spawn(if obs_like { Source::ObsLike } else { Source::H264 }, "flv", url)
+    }
+
+    /// The same synthetic source as MPEG-TS over SRT (`url` from [`Sluice::srt_url`]).
+    pub fn srt(url: &str, source: Source) -> Self {
+        Self::spawn(source, "mpegts", url)
+    }
+
+    pub fn spawn(source: Source, format: &str, url: &str) -> Self {
         let child = Command::new("ffmpeg")
-            .args(&args)
+            .args(publisher_args(source, format, url))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -204,6 +184,82 @@ impl Publisher {
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.0.try_wait().ok().flatten()
     }
+}
+
+/// ffmpeg arguments for a real-time synthetic test source (testsrc2 + 440 Hz tone).
+pub fn publisher_args(source: Source, format: &str, url: &str) -> Vec<String> {
+    let mut args: Vec<&str> = vec![
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-pix_fmt",
+        "yuv420p",
+    ];
+    args.extend_from_slice(match source {
+        Source::H264 => &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-bf",
+            "0",
+            "-g",
+            "30",
+            "-keyint_min",
+            "30",
+        ],
+        Source::ObsLike => &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-profile:v",
+            "high",
+            "-bf",
+            "2",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+        ],
+        Source::H265 => &[
+            "-c:v",
+            "libx265",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-x265-params",
+            "keyint=30:min-keyint=30:bframes=0:scenecut=0:log-level=error",
+        ],
+    });
+    args.extend_from_slice(&[
+        "-sc_threshold",
+        "0",
+        "-b:v",
+        "1M",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-ac",
+        "2",
+        "-f",
+        format,
+        url,
+    ]);
+    args.into_iter().map(String::from).collect()
 }
 
 #[derive(Debug)]

@@ -5,7 +5,10 @@
 //! track, numbers segments, maps media time to wall-clock for PROGRAM-DATE-TIME, and appends
 //! parts to each track's ring. It never reads the clock: callers pass `now_ms` (Unix ms).
 
+mod ts_segments;
+
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use sluice_media::cmaf::fragmenter::{FragmentOutput, Fragmenter, FragmenterConfig, SegmentPolicy};
@@ -13,6 +16,9 @@ use sluice_media::cmaf::init::init_segment;
 use sluice_media::ring::TrackRing;
 use sluice_media::time::{VIDEO_TIMESCALE, rescale};
 use sluice_media::{AccessUnit, MediaKind, TrackInfo};
+
+pub use self::ts_segments::{TsSegment, TsSegments};
+use crate::fanout::FanoutEvent;
 
 /// What ingest feeds the pipeline.
 #[derive(Debug, Clone)]
@@ -87,6 +93,10 @@ pub struct Pipeline {
     held_audio: VecDeque<AccessUnit>,
     /// Newest video decode time of this session, input timeline, 90 kHz.
     video_dts_90k: Option<i64>,
+    /// The HLS-TS endpoint's segments, cut where the CMAF video segments are.
+    pub ts: TsSegments,
+    /// Access units (channel timeline) for the fanout, drained by the caller after each call.
+    fanout: Vec<FanoutEvent>,
 }
 
 /// Bound on held audio (≈ 1.4 s of AAC at 48 kHz): past it audio goes on without video.
@@ -105,7 +115,22 @@ impl Pipeline {
             dropped_frames: 0,
             held_audio: VecDeque::new(),
             video_dts_90k: None,
+            ts: TsSegments::new(cfg.ring_segments),
+            fanout: Vec::new(),
         }
+    }
+
+    /// Events for the channel's fanout produced since the last call, in order.
+    pub fn take_fanout(&mut self) -> Vec<FanoutEvent> {
+        std::mem::take(&mut self.fanout)
+    }
+
+    fn track_infos(&self) -> Vec<TrackInfo> {
+        [self.video.as_ref(), self.audio.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|t| t.info.clone())
+            .collect()
     }
 
     pub fn target_duration(&self) -> Option<u32> {
@@ -140,6 +165,8 @@ impl Pipeline {
                 t.ring.complete_segment();
             }
         }
+        self.ts.finish();
+        self.fanout.push(FanoutEvent::Ended);
         self.session = None;
         self.video_started = false;
         changes.parts = true;
@@ -202,6 +229,9 @@ impl Pipeline {
                 }
             }
         }
+        let tracks = self.track_infos();
+        self.ts.set_tracks(tracks.clone());
+        self.fanout.push(FanoutEvent::Tracks(Arc::new(tracks)));
         changes
     }
 
@@ -287,6 +317,8 @@ impl Pipeline {
         let Some(mut frag) = track.fragmenter.take() else {
             return changes;
         };
+        self.ts.push(&au, timescale);
+        self.fanout.push(FanoutEvent::Frame(au.clone()));
         frag.push(au);
         self.drain(kind, &mut frag, &mut changes);
         if let Some(t) = self.track_mut(kind) {
@@ -348,6 +380,15 @@ impl Pipeline {
         }
         t.next_msn = Some(msn + 1);
         changes.parts = true;
+        if kind == MediaKind::Video || self.video.is_none() {
+            self.ts.begin(
+                msn,
+                rescale(start_dts, timescale, VIDEO_TIMESCALE),
+                pdt,
+                discontinuity,
+                finished.map(|d| rescale(d as i64, timescale, VIDEO_TIMESCALE) as u64),
+            );
+        }
 
         if kind == MediaKind::Video
             && let Some(audio) = self.audio.as_mut()
@@ -417,8 +458,8 @@ mod tests {
     use super::*;
     use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader};
 
-    static BASELINE: &[u8] = include_bytes!("../../testdata/ffmpeg-x264-aac-baseline.flv");
-    static OBS_LIKE: &[u8] = include_bytes!("../../testdata/obs-like-x264-bframes-aac.flv");
+    static BASELINE: &[u8] = include_bytes!("../../../testdata/ffmpeg-x264-aac-baseline.flv");
+    static OBS_LIKE: &[u8] = include_bytes!("../../../testdata/obs-like-x264-bframes-aac.flv");
 
     fn cfg() -> PipelineConfig {
         PipelineConfig { part_target_ms: 200, segment_target_ms: 1000, ring_segments: 64 }
@@ -463,6 +504,33 @@ mod tests {
         }
         // PDT follows media time from the wall-clock anchor.
         assert_eq!(segs[1].program_date_time_ms - segs[0].program_date_time_ms, 1000);
+    }
+
+    #[test]
+    fn hls_ts_segments_match_the_cmaf_video_segments() {
+        let mut p = Pipeline::new(cfg());
+        publish(&mut p, BASELINE, 0);
+        let video = p.video.as_ref().expect("video");
+        let cmaf: Vec<(u64, u64)> = video.ring.segments().map(|s| (s.msn, s.duration())).collect();
+        let ts: Vec<(u64, u64)> = p.ts.segments().map(|s| (s.msn, s.duration)).collect();
+        // Same numbers and, for every complete segment, the same duration.
+        assert_eq!(
+            ts.iter().map(|s| s.0).collect::<Vec<_>>(),
+            cmaf.iter().map(|s| s.0).collect::<Vec<_>>()
+        );
+        assert_eq!(ts[..ts.len() - 1], cmaf[..cmaf.len() - 1]);
+        for seg in p.ts.segments() {
+            let d = &seg.data;
+            assert_eq!(d.len() % 188, 0, "segment {}", seg.msn);
+            // PAT (PID 0) then PMT first, as HLS §3.1.1 / RULES TS-04 want.
+            assert_eq!((d[0], u16::from(d[1] & 0x1f) << 8 | u16::from(d[2])), (0x47, 0));
+            assert_eq!(d[188], 0x47);
+        }
+        // Audio is in there too: every segment has packets on two elementary PIDs.
+        let pids = |d: &Bytes| -> std::collections::BTreeSet<u16> {
+            d.chunks(188).map(|p| u16::from(p[1] & 0x1f) << 8 | u16::from(p[2])).collect()
+        };
+        assert!(p.ts.segments().all(|s| pids(&s.data).len() >= 4));
     }
 
     #[test]

@@ -1,0 +1,219 @@
+//! HLS-TS segments, cut at exactly the boundaries (and with the numbers) of the CMAF video
+//! segments, from the same access units.
+//!
+//! The pipeline hands over every access unit it keeps and, when the video fragmenter starts
+//! segment N+1 at time S, the boundary S. Segment N is then muxed whole (PAT, PMT, then video
+//! and audio interleaved by decode time) as soon as every frame before S has arrived: audio is
+//! held in the pipeline until video reaches its time, so that is when an audio frame at or past
+//! S shows up, or half a second after S if audio has stopped.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use sluice_media::mux::ts::TsMuxer;
+use sluice_media::time::{VIDEO_TIMESCALE, rescale};
+use sluice_media::track::VIDEO_TRACK;
+use sluice_media::{AccessUnit, MediaKind, TrackInfo};
+
+/// How long past a boundary audio may be missing before the segment is closed without it.
+const AUDIO_GRACE_90K: i64 = VIDEO_TIMESCALE as i64 / 2;
+/// Bound on frames waiting for a boundary (≈ 35 s of 30 fps video with audio): a stream that
+/// never cuts a segment loses its oldest frames rather than memory.
+const MAX_PENDING_FRAMES: usize = 4096;
+
+/// One finished HLS-TS segment.
+#[derive(Debug, Clone)]
+pub struct TsSegment {
+    pub msn: u64,
+    /// Duration in 90 kHz ticks (the CMAF video segment's).
+    pub duration: u64,
+    pub program_date_time_ms: i64,
+    pub discontinuity: bool,
+    pub data: Bytes,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    msn: u64,
+    start_90k: i64,
+    pdt_ms: i64,
+    discontinuity: bool,
+}
+
+#[derive(Debug)]
+pub struct TsSegments {
+    muxer: Option<TsMuxer>,
+    tracks: Vec<TrackInfo>,
+    /// Frames of the open segment and later, with their decode time in 90 kHz ticks.
+    pending: VecDeque<(i64, AccessUnit)>,
+    open: Option<Open>,
+    /// Boundaries announced but not yet closed: (next segment, its start).
+    boundaries: VecDeque<(Open, u64)>,
+    ring: VecDeque<Arc<TsSegment>>,
+    max_segments: usize,
+    /// Newest video decode time pushed, 90 kHz.
+    video_at_90k: Option<i64>,
+    /// The next muxer output follows a break (new tracks): counters may restart.
+    discontinuity_next: bool,
+    /// Discontinuities on segments already dropped from the ring.
+    discontinuities_dropped: u64,
+}
+
+impl TsSegments {
+    pub fn new(max_segments: usize) -> Self {
+        Self {
+            muxer: None,
+            tracks: Vec::new(),
+            pending: VecDeque::new(),
+            open: None,
+            boundaries: VecDeque::new(),
+            ring: VecDeque::new(),
+            max_segments,
+            video_at_90k: None,
+            discontinuity_next: false,
+            discontinuities_dropped: 0,
+        }
+    }
+
+    /// The tracks changed (new publisher or codec): what is open is closed with the old muxer.
+    pub fn set_tracks(&mut self, tracks: Vec<TrackInfo>) {
+        if tracks == self.tracks {
+            return;
+        }
+        self.finish();
+        self.muxer = match TsMuxer::new(&tracks) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!("no HLS-TS output for these tracks: {e}");
+                None
+            }
+        };
+        self.discontinuity_next = !self.ring.is_empty();
+        self.tracks = tracks;
+    }
+
+    pub fn push(&mut self, au: &AccessUnit, timescale: u32) {
+        let dts_90k = rescale(au.dts, timescale, VIDEO_TIMESCALE);
+        if au.track == VIDEO_TRACK {
+            self.video_at_90k = Some(dts_90k);
+        }
+        if self.pending.len() >= MAX_PENDING_FRAMES {
+            self.pending.pop_front();
+        }
+        self.pending.push_back((dts_90k, au.clone()));
+        self.close_ready(false);
+    }
+
+    /// Segment `msn` starts at `start_90k`; `previous_duration` is the length of the segment
+    /// it ends (the CMAF segment's, so both endpoints list the same EXTINF).
+    pub fn begin(
+        &mut self,
+        msn: u64,
+        start_90k: i64,
+        pdt_ms: i64,
+        discontinuity: bool,
+        previous_duration: Option<u64>,
+    ) {
+        let discontinuity = discontinuity || std::mem::take(&mut self.discontinuity_next);
+        let next = Open { msn, start_90k, pdt_ms, discontinuity };
+        match self.open {
+            None => {
+                // Frames before the first boundary belong to no segment.
+                self.pending.retain(|(t, _)| *t >= start_90k);
+                self.open = Some(next);
+            }
+            Some(_) => {
+                let duration = previous_duration.unwrap_or(0);
+                self.boundaries.push_back((next, duration));
+            }
+        }
+        self.close_ready(false);
+    }
+
+    /// End of a session: the open segment is closed with everything pending.
+    pub fn finish(&mut self) {
+        self.close_ready(true);
+        if let Some(open) = self.open.take() {
+            let frames: Vec<(i64, AccessUnit)> = self.pending.drain(..).collect();
+            let duration = match (frames.first(), frames.last()) {
+                (Some(_), Some((last, _))) => (last - open.start_90k).max(0) as u64,
+                _ => 0,
+            };
+            self.close(open, frames, duration);
+        }
+        self.pending.clear();
+        self.video_at_90k = None;
+    }
+
+    /// Discontinuities on segments no longer kept (for EXT-X-DISCONTINUITY-SEQUENCE).
+    pub fn discontinuities_dropped(&self) -> u64 {
+        self.discontinuities_dropped
+    }
+
+    pub fn segments(&self) -> impl DoubleEndedIterator<Item = &Arc<TsSegment>> {
+        self.ring.iter()
+    }
+
+    pub fn segment(&self, msn: u64) -> Option<&Arc<TsSegment>> {
+        let first = self.ring.front()?.msn;
+        self.ring.get(msn.checked_sub(first)? as usize).filter(|s| s.msn == msn)
+    }
+
+    fn has_audio(&self) -> bool {
+        self.tracks.iter().any(|t| t.kind == MediaKind::Audio)
+            && self.tracks.iter().any(|t| t.kind == MediaKind::Video)
+    }
+
+    fn close_ready(&mut self, all: bool) {
+        while let Some(&(next, duration)) = self.boundaries.front() {
+            let boundary = next.start_90k;
+            let audio_past =
+                self.pending.iter().any(|(t, au)| au.track != VIDEO_TRACK && *t >= boundary);
+            let ready = all
+                || !self.has_audio()
+                || audio_past
+                || self.video_at_90k.is_some_and(|v| v >= boundary + AUDIO_GRACE_90K);
+            if !ready {
+                return;
+            }
+            self.boundaries.pop_front();
+            let Some(open) = self.open.replace(next) else { continue };
+            let mut frames = Vec::new();
+            let mut rest = VecDeque::with_capacity(self.pending.len());
+            for (t, au) in self.pending.drain(..) {
+                if t < boundary { frames.push((t, au)) } else { rest.push_back((t, au)) }
+            }
+            self.pending = rest;
+            self.close(open, frames, duration);
+        }
+    }
+
+    fn close(&mut self, open: Open, mut frames: Vec<(i64, AccessUnit)>, duration: u64) {
+        let Some(muxer) = self.muxer.as_mut() else { return };
+        // Interleave by decode time; the sort is stable, so each track keeps its order.
+        frames.sort_by_key(|(t, _)| *t);
+        let payload: usize = frames.iter().map(|(_, a)| a.data.len()).sum();
+        let mut out = BytesMut::with_capacity(payload + payload / 10 + 1024);
+        let report = muxer.write_segment(frames.iter().map(|(_, au)| au), &mut out);
+        if let Some(e) = report.first_error {
+            tracing::debug!(
+                msn = open.msn,
+                "HLS-TS segment skipped {} frame(s): {e}",
+                report.dropped
+            );
+        }
+        if self.ring.len() >= self.max_segments
+            && let Some(old) = self.ring.pop_front()
+        {
+            self.discontinuities_dropped += u64::from(old.discontinuity);
+        }
+        self.ring.push_back(Arc::new(TsSegment {
+            msn: open.msn,
+            duration,
+            program_date_time_ms: open.pdt_ms,
+            discontinuity: open.discontinuity,
+            data: out.freeze(),
+        }));
+    }
+}

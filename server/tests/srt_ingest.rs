@@ -1,0 +1,209 @@
+//! SRT ingest end to end: real ffmpeg SRT callers push MPEG-TS (H.264 or H.265 with AAC); the
+//! LL-HLS and HLS-TS endpoints both decode with ffprobe; refused callers (wrong passphrase,
+//! unknown group, malformed stream id, busy channel) leave a live publisher untouched; and SRT
+//! playback (`read:`) is readable by ffprobe.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Publisher, Sluice, Source, TempDir, last_part};
+
+/// ffprobe's `stream=codec_name,…` for a URL, as compact text; asserts it succeeded.
+fn probe(url: &str) -> String {
+    let out = run(Command::new("ffprobe").args([
+        "-v",
+        "error",
+        "-rw_timeout",
+        "15000000",
+        "-show_entries",
+        "stream=codec_name,codec_tag_string,width,height,sample_rate",
+        "-of",
+        "compact",
+        url,
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "ffprobe {url}: {text} {}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// Decodes `seconds` of every track of `url`; asserts no decoder complained.
+fn decode(url: &str, seconds: &str) {
+    let out = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-map", "0", "-t", seconds, "-f", "null", "-"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "decoding {url}: {err}");
+    assert!(err.trim().is_empty(), "decode errors in {url}: {err}");
+}
+
+/// Runs a command with a hard time bound (kills it past 60 s).
+fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tool installed (scripts/install-deps.sh)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output collected")
+}
+
+fn segment_numbers(playlist: &str) -> Vec<u64> {
+    let mut msn: u64 = playlist
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|v| v.parse().ok())
+        .expect("media sequence");
+    let mut out = Vec::new();
+    for line in playlist.lines() {
+        if line.starts_with("#EXTINF:") {
+            out.push(msn);
+            msn += 1;
+        }
+    }
+    out
+}
+
+fn wait_ts_segments(sluice: &Sluice, channel: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = sluice.get(&format!("/{channel}/ts/video.m3u8"));
+        if r.status == 200 && segment_numbers(&r.text()).len() >= n {
+            return r.text();
+        }
+        assert!(Instant::now() < deadline, "no HLS-TS playlist: {} {}", r.status, r.text());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn srt_h264_aac_plays_as_llhls_and_hls_ts() {
+    let sluice = Sluice::start(&[]);
+    let _pub = Publisher::srt(&sluice.srt_url("live/srt", "publish"), Source::H264);
+    let multivariant = sluice.wait_live("live/srt", Duration::from_secs(20)).text();
+    assert!(multivariant.contains("avc1.") && multivariant.contains("mp4a.40.2"), "{multivariant}");
+
+    let ts = wait_ts_segments(&sluice, "live/srt", 3);
+    assert!(ts.contains("#EXT-X-VERSION:3\n"), "{ts}");
+    assert!(!ts.contains("#EXT-X-PART"), "classic HLS has no parts: {ts}");
+    assert!(ts.contains("#EXT-X-PROGRAM-DATE-TIME:"), "{ts}");
+    // The same segment numbers as the LL-HLS endpoint.
+    let ll = sluice.get("/live/srt/hls/video.m3u8").text();
+    let ll_numbers = segment_numbers(&ll);
+    for n in segment_numbers(&ts) {
+        assert!(
+            ll_numbers.contains(&n) || n < ll_numbers[0],
+            "TS segment {n} not in LL-HLS {ll_numbers:?}"
+        );
+    }
+
+    let ts_probe = probe(&sluice.url("/live/srt/ts/index.m3u8"));
+    assert!(ts_probe.contains("codec_name=h264") && ts_probe.contains("width=640"), "{ts_probe}");
+    assert!(
+        ts_probe.contains("codec_name=aac") && ts_probe.contains("sample_rate=48000"),
+        "{ts_probe}"
+    );
+    decode(&sluice.url("/live/srt/ts/index.m3u8"), "3");
+    let ll_probe = probe(&sluice.url("/live/srt/hls/index.m3u8"));
+    assert!(
+        ll_probe.contains("codec_name=h264") && ll_probe.contains("codec_name=aac"),
+        "{ll_probe}"
+    );
+    decode(&sluice.url("/live/srt/hls/index.m3u8"), "3");
+
+    let api = sluice.get("/api/v1/channels").text();
+    assert!(api.contains("\"live/srt\"") && api.contains("\"width\":640"), "{api}");
+}
+
+#[test]
+fn srt_h265_aac_is_packaged_as_hvc1_and_hevc_ts() {
+    let sluice = Sluice::start(&[]);
+    let _pub = Publisher::srt(&sluice.srt_url("live/hevc", "publish"), Source::H265);
+    let multivariant = sluice.wait_live("live/hevc", Duration::from_secs(30)).text();
+    assert!(multivariant.contains("CODECS=\"hvc1."), "{multivariant}");
+    wait_ts_segments(&sluice, "live/hevc", 2);
+    let ll = probe(&sluice.url("/live/hevc/hls/index.m3u8"));
+    assert!(ll.contains("codec_name=hevc") && ll.contains("codec_tag_string=hvc1"), "{ll}");
+    assert!(ll.contains("codec_name=aac"), "{ll}");
+    decode(&sluice.url("/live/hevc/hls/index.m3u8"), "2");
+    let ts = probe(&sluice.url("/live/hevc/ts/index.m3u8"));
+    assert!(ts.contains("codec_name=hevc") && ts.contains("width=640"), "{ts}");
+    decode(&sluice.url("/live/hevc/ts/index.m3u8"), "2");
+}
+
+/// An ffmpeg caller that is expected to be refused: it must exit with an error, quickly.
+fn refused(url: &str) -> String {
+    let out = run(Command::new("ffmpeg").args(common::publisher_args(Source::H264, "mpegts", url)));
+    assert!(!out.status.success(), "{url} was accepted");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn refused_callers_leave_a_live_publisher_streaming() {
+    let dir = TempDir::new("srt-config");
+    let config = dir.0.join("sluice.toml");
+    std::fs::write(
+        &config,
+        "[channels.\"live/locked\"]\nsrt_passphrase = \"correct horse battery\"\n",
+    )
+    .expect("config written");
+    let sluice = Sluice::start(&["--config", config.to_str().expect("utf-8 path")]);
+    let good = format!(
+        "{}&passphrase=correct%20horse%20battery&pbkeylen=16",
+        sluice.srt_url("live/locked", "publish")
+    );
+    let _pub = Publisher::srt(&good, Source::H264);
+    sluice.wait_live("live/locked", Duration::from_secs(20));
+    let (msn_before, _) = last_part(&sluice.get("/live/locked/hls/video.m3u8").text());
+
+    // Wrong passphrase, no passphrase, unknown group, malformed id, busy channel.
+    let wrong = format!(
+        "{}&passphrase=wrong%20horse%20battery&pbkeylen=16",
+        sluice.srt_url("live/locked", "publish")
+    );
+    refused(&wrong);
+    refused(&sluice.srt_url("live/locked", "publish"));
+    refused(&sluice.srt_url("nogroup/cam", "publish"));
+    refused(&sluice.srt_url("only-one-part", "publish"));
+    let busy = format!(
+        "{}&passphrase=correct%20horse%20battery&pbkeylen=16",
+        sluice.srt_url("live/locked", "publish")
+    );
+    refused(&busy);
+
+    // The first publisher kept going all along.
+    std::thread::sleep(Duration::from_secs(2));
+    let (msn_after, _) = last_part(&sluice.get("/live/locked/hls/video.m3u8").text());
+    assert!(msn_after >= msn_before + 2, "publisher stalled: {msn_before} -> {msn_after}");
+    let metrics = sluice.get("/metrics").text();
+    let rejected: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sluice_srt_rejected_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("srt rejection counter");
+    assert!(rejected >= 4, "{rejected} refusals counted");
+}
+
+#[test]
+fn srt_playback_is_readable_by_ffprobe() {
+    let sluice = Sluice::start(&[]);
+    let _pub = Publisher::start(&sluice.rtmp_url("live/relay"), false);
+    sluice.wait_live("live/relay", Duration::from_secs(20));
+    let url = sluice.srt_url("live/relay", "read");
+    let text = probe(&url);
+    assert!(text.contains("codec_name=h264") && text.contains("width=640"), "{text}");
+    assert!(text.contains("codec_name=aac") && text.contains("sample_rate=48000"), "{text}");
+    decode(&url, "3");
+    // A reader of a channel nobody publishes is refused.
+    let out =
+        run(Command::new("ffprobe").args(["-v", "error", &sluice.srt_url("live/none", "read")]));
+    assert!(!out.status.success());
+}
