@@ -32,7 +32,7 @@ pub use multivariant::{MultivariantInput, Rendition, render_multivariant};
 pub use text::format_program_date_time;
 pub use ts_playlist::{
     TsMultivariantInput, TsPlaylistContext, TsPlaylistSegment, render_ts_media_playlist,
-    render_ts_multivariant, ts_target_duration,
+    render_ts_multivariant, ts_playlist_target_duration, ts_target_duration,
 };
 pub use uri::{
     MULTIVARIANT_URI, Resource, ResourceError, TS_MEDIA_PLAYLIST_URI, TsResource, init_uri,

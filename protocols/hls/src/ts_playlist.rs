@@ -77,19 +77,34 @@ fn extinf(duration: u64, timescale: u32) -> String {
     secs_fixed(duration, timescale, DURATION_DECIMALS)
 }
 
+/// The segments [`render_ts_media_playlist`] lists: the newest `ctx.window`.
+fn listed<'a>(
+    segments: &'a [TsPlaylistSegment],
+    ctx: &TsPlaylistContext,
+) -> &'a [TsPlaylistSegment] {
+    &segments[segments.len().saturating_sub(ctx.window.max(1))..]
+}
+
+/// The EXT-X-TARGETDURATION [`render_ts_media_playlist`] writes for these inputs:
+/// `ctx.target_duration`, raised to [`ts_target_duration`] of any listed segment longer than it
+/// (HTTP caching headers derive from it).
+pub fn ts_playlist_target_duration(segments: &[TsPlaylistSegment], ctx: &TsPlaylistContext) -> u32 {
+    listed(segments, ctx)
+        .iter()
+        .map(|s| ts_target_duration(s.duration, ctx.timescale))
+        .fold(ctx.target_duration.max(1), u32::max)
+}
+
 /// Renders `video.m3u8`. `segments` are the complete segments kept, oldest first, with
 /// consecutive media sequence numbers; the newest `ctx.window` are listed.
 pub fn render_ts_media_playlist(segments: &[TsPlaylistSegment], ctx: &TsPlaylistContext) -> String {
-    let skip = segments.len().saturating_sub(ctx.window.max(1));
-    let listed = &segments[skip..];
+    let listed = listed(segments, ctx);
+    let skip = segments.len() - listed.len();
     // HLS §4.4.3.3: EXT-X-DISCONTINUITY-SEQUENCE is the discontinuity sequence number of the
     // first listed segment: every discontinuity before it counts (as TrackRing counts them).
     let sequence = ctx.discontinuities_before
         + segments[..skip].iter().filter(|s| s.discontinuity).count() as u64;
-    let target = listed
-        .iter()
-        .map(|s| ts_target_duration(s.duration, ctx.timescale))
-        .fold(ctx.target_duration.max(1), u32::max);
+    let target = ts_playlist_target_duration(segments, ctx);
     let first_msn = listed.first().map_or(0, |s| s.msn);
 
     let mut out = String::with_capacity(160 + listed.len() * 96);

@@ -5,7 +5,7 @@
 use sluice_hls::TsResource;
 use sluice_hls::{
     TsPlaylistContext, TsPlaylistSegment, parse_ts_resource, render_ts_media_playlist,
-    ts_target_duration,
+    ts_playlist_target_duration, ts_target_duration,
 };
 
 /// What a client reads out of one playlist.
@@ -160,5 +160,6 @@ fn target_duration_covers_a_long_segment_by_the_ceiling() {
     };
     let p = parse(&render_ts_media_playlist(&segs, &ctx));
     assert_eq!(p.target, 4);
+    assert_eq!(ts_playlist_target_duration(&segs, &ctx), 4);
     assert_eq!(p.segments[0].1, "3.00001");
 }
