@@ -512,7 +512,7 @@ pub fn moof_shapes(data: &[u8]) -> Result<Vec<Vec<(u32, usize)>>, Mp4Error> {
 /// The bytes of the first sample of `track_id` in the first `moof` that carries the track,
 /// located through `tfhd` / `trun` (movie-fragment-relative addressing). `Ok(None)` when the
 /// track is absent or its data cannot be located without guessing (a non-first `traf` without
-/// default-base-is-moof).
+/// default-base-is-moof, a `trun` without data_offset, a zero sample size).
 pub fn first_sample<'a>(
     data: &'a [u8],
     init: &[TrackInit],
@@ -551,7 +551,12 @@ pub fn first_sample<'a>(
             if c.u32()? == 0 {
                 return Ok(None);
             }
-            let offset = if tr_flags & 0x001 != 0 { c.u32()? as i32 as i64 } else { 0 };
+            if tr_flags & 0x001 == 0 {
+                // Without data_offset the run would start at the base offset, i.e. inside the
+                // moof: not locatable without guessing.
+                return Ok(None);
+            }
+            let offset = c.u32()? as i32 as i64;
             if tr_flags & 0x004 != 0 {
                 c.u32()?;
             }
@@ -559,6 +564,9 @@ pub fn first_sample<'a>(
                 c.u32()?;
             }
             let size = if tr_flags & 0x200 != 0 { c.u32()? } else { default_size } as usize;
+            if size == 0 {
+                return Ok(None);
+            }
             let start = usize::try_from(base as i64 + offset)
                 .map_err(|_| Mp4Error::Truncated("trun data_offset"))?;
             return data

@@ -183,6 +183,9 @@ pub struct Stream {
     pub first_nal_types: Vec<u8>,
     /// PES that contain an IDR / IRAP picture (video only).
     pub key_pes: usize,
+    /// HEVC RASL pictures (NAL types 8, 9) before the second IRAP: leading pictures of an open
+    /// GOP that reference pictures before the first IRAP.
+    pub leading_rasl: usize,
     /// RFC 6381 codec derived from the first SPS or ADTS header.
     pub codec: Option<String>,
     /// ADTS sampling frequency.
@@ -201,6 +204,7 @@ impl Stream {
             starts_mid_pes: false,
             first_nal_types: Vec::new(),
             key_pes: 0,
+            leading_rasl: 0,
             codec: None,
             sample_rate: None,
             issues: Vec::new(),
@@ -525,8 +529,16 @@ fn finish_pes(stream: &mut Stream, start: usize, buf: &[u8]) {
             if first {
                 stream.first_nal_types = types.iter().copied().take(MAX_NAL_TYPES).collect();
             }
-            if types.iter().any(|t| stream.kind.is_key_nal(*t)) {
+            let key = types.iter().any(|t| stream.kind.is_key_nal(*t));
+            if key {
                 stream.key_pes += 1;
+            }
+            if stream.kind == StreamKind::Hevc
+                && stream.key_pes == 1
+                && !key
+                && types.iter().any(|t| matches!(t, 8 | 9))
+            {
+                stream.leading_rasl += 1;
             }
             if stream.codec.is_none() {
                 stream.codec = nals.iter().find_map(|n| match stream.kind {

@@ -2,7 +2,8 @@
 //! for the next part, with the hinted part fetched concurrently, every new segment fetched by a
 //! background worker, and segments / parts that leave the playlist re-fetched within their
 //! availability window. Per-snapshot rules are judged as responses arrive; everything timed is
-//! recorded for the rules judged at the end.
+//! recorded for the rules judged at the end. A playlist that already has EXT-X-ENDLIST cannot
+//! grow, so its listed segments (the last [`BACKFILL`]) are fetched instead.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -12,12 +13,15 @@ use std::time::{Duration, Instant};
 
 use super::observe::{self, blocking_timeout};
 use crate::http::Response;
-use crate::mp4::{TrackInit, parse_init};
+use crate::mp4::{InitLayout, TrackInit, parse_init, parse_init_layout};
 use crate::playlist::MediaPlaylist;
 use crate::rules::delivery::{CacheSample, Observed};
 use crate::rules::timing::{Fetch, Recheck, Release};
 use crate::rules::{Outcome, delivery, reload};
 use crate::url::Url;
+
+/// How many listed segments of an ENDLIST playlist are fetched.
+pub const BACKFILL: usize = 30;
 
 /// Shared store of part bodies by absolute URL.
 type PartStore = Arc<Mutex<HashMap<String, Vec<u8>>>>;
@@ -105,6 +109,8 @@ pub struct FollowResult {
     pub cache: Vec<CacheSample>,
     /// Parsed init segments by absolute URL.
     pub inits: HashMap<String, Vec<TrackInit>>,
+    /// Box layout of each init segment by absolute URL.
+    pub init_layouts: HashMap<String, InitLayout>,
     /// Fatal problem that stopped following.
     pub error: Option<String>,
 }
@@ -264,6 +270,9 @@ fn fetch_init(fr: &mut FollowResult, p: &MediaPlaylist) {
         (Some(200), Some(r)) => match parse_init(&r.body) {
             Ok(t) => {
                 fr.inits.insert(u.to_string(), t);
+                if let Ok(layout) = parse_init_layout(&r.body) {
+                    fr.init_layouts.insert(u.to_string(), layout);
+                }
             }
             Err(e) => {
                 let mut o = Outcome::new();
@@ -276,6 +285,32 @@ fn fetch_init(fr: &mut FollowResult, p: &MediaPlaylist) {
             o.must(format!("EXT-X-MAP {map} answered {}", obs.describe()));
             fr.add("HLS-MP-12", o);
         }
+    }
+}
+
+fn segment_record(url: &Url, s: &crate::playlist::Segment, abs: String) -> SegmentRecord {
+    SegmentRecord {
+        msn: s.msn,
+        url: abs,
+        extinf: s.duration,
+        discontinuity: s.discontinuity,
+        pdt: s.program_date_time.clone(),
+        map: s
+            .map
+            .as_ref()
+            .and_then(|m| m.uri.as_ref())
+            .and_then(|u| url.join(u).ok())
+            .map(|u| u.to_string()),
+        fetch: Fetch {
+            uri: s.uri.clone(),
+            status: Err("not fetched".into()),
+            total: 0.0,
+            transfer: 0.0,
+            media_duration: Some(s.duration),
+        },
+        data: Vec::new(),
+        expires: None,
+        parts: Vec::new(),
     }
 }
 
@@ -310,6 +345,20 @@ pub fn follow(name: String, url: Url, start: Instant, deadline: Instant) -> Foll
     let (tx, rx) = mpsc::channel::<Job>();
     let store = Arc::clone(&parts);
     let worker_handle = thread::spawn(move || worker(rx, store));
+
+    if first.endlist {
+        let skip = first.segments.len().saturating_sub(BACKFILL);
+        for s in first.segments.iter().skip(skip) {
+            let Ok(su) = url.join(&s.uri) else { continue };
+            let part_urls = s
+                .parts
+                .iter()
+                .filter_map(|x| Some((url.join(x.uri.as_ref()?).ok()?.to_string(), x.duration)))
+                .collect();
+            let rec = segment_record(&url, s, su.to_string());
+            let _ = tx.send(Job::Segment { rec, part_urls });
+        }
+    }
 
     let mut last = first.clone();
     fr.first = Some(first);
@@ -495,29 +544,7 @@ pub fn follow(name: String, url: Url, start: Instant, deadline: Instant) -> Foll
                 .iter()
                 .filter_map(|x| Some((url.join(x.uri.as_ref()?).ok()?.to_string(), x.duration)))
                 .collect();
-            let rec = SegmentRecord {
-                msn: s.msn,
-                url: su.to_string(),
-                extinf: s.duration,
-                discontinuity: s.discontinuity,
-                pdt: s.program_date_time.clone(),
-                map: s
-                    .map
-                    .as_ref()
-                    .and_then(|m| m.uri.as_ref())
-                    .and_then(|u| url.join(u).ok())
-                    .map(|u| u.to_string()),
-                fetch: Fetch {
-                    uri: s.uri.clone(),
-                    status: Err("not fetched".into()),
-                    total: 0.0,
-                    transfer: 0.0,
-                    media_duration: Some(s.duration),
-                },
-                data: Vec::new(),
-                expires: None,
-                parts: Vec::new(),
-            };
+            let rec = segment_record(&url, s, su.to_string());
             let _ = tx.send(Job::Segment { rec, part_urls });
         }
         let margin = 0.5;

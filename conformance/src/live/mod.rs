@@ -1,11 +1,15 @@
 //! The live checks: fetch the multivariant, follow every rendition concurrently for the run's
-//! duration, probe the delivery-directive edge cases, then judge everything recorded.
+//! duration, probe the delivery-directive edge cases, then judge everything recorded. Each
+//! rendition's segments are classified (fMP4, MPEG-TS, Packed Audio) and judged by the rules of
+//! their format (`segments`); rules that need a feature the playlist does not use (parts,
+//! blocking reload, preload hints) report "not applicable" rather than pass.
 
 #[cfg(test)]
 mod e2e_tests;
 pub mod follow;
 pub mod observe;
 pub mod probes;
+pub mod segments;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,8 +22,10 @@ use crate::report::Report;
 use crate::rules::delivery::{self, CacheSample};
 use crate::rules::media::parse_pdt;
 use crate::rules::timing::{self, peak_bitrate};
+use crate::rules::ts::TsObservation;
 use crate::rules::{Outcome, content, media, ms, multivariant, percentile};
 use crate::url::Url;
+use segments::{Format, judge_ts};
 
 /// What `sluice-check hls` was asked to do.
 #[derive(Debug, Clone)]
@@ -83,8 +89,16 @@ fn main_track_media_time(data: &[u8], init: &[TrackInit]) -> Option<f64> {
     (ts > 0).then(|| run.base_decode_time.unwrap_or(0) as f64 / ts as f64)
 }
 
-/// Judges everything one follower recorded.
-fn judge_follow(fr: &FollowResult, report: &mut Report) {
+/// Judges everything one follower recorded; `format` is its segment format, `ts` its parsed
+/// TS segments (empty unless MPEG-TS), `mv_independent` whether the multivariant carries
+/// EXT-X-INDEPENDENT-SEGMENTS.
+fn judge_follow(
+    fr: &FollowResult,
+    format: Format,
+    ts: &[TsObservation],
+    mv_independent: bool,
+    report: &mut Report,
+) {
     let name = fr.name.as_str();
     for (id, o) in &fr.outcomes {
         report.add(id, name, o.clone());
@@ -92,6 +106,12 @@ fn judge_follow(fr: &FollowResult, report: &mut Report) {
     let Some(last) = &fr.last else { return };
     let td = last.target_duration.unwrap_or(1).max(1);
     let pt = last.part_target;
+    match format {
+        Format::Ts => judge_ts(fr, ts, last.independent_segments || mv_independent, report),
+        Format::Packed => segments::judge_packed(fr, report),
+        Format::Fmp4 => segments::judge_fmp4(fr, report),
+        Format::Unknown => {}
+    }
 
     report.add("HLS-MP-08", name, timing::hls_mp_08(&fr.appearances, td));
     match pt {
@@ -131,7 +151,12 @@ fn judge_follow(fr: &FollowResult, report: &mut Report) {
         judged += 1;
     }
     if judged == 0 {
-        report.add("LLHLS-PART-04", name, Outcome::skip("no segment with all its parts fetched"));
+        let why = if fr.segments.iter().all(|s| s.parts.is_empty()) && !last.is_low_latency() {
+            "no partial segments (not a low-latency playlist)"
+        } else {
+            "no segment with all its parts fetched"
+        };
+        report.add("LLHLS-PART-04", name, Outcome::skip(why));
     }
     // INDEPENDENT flags against sync samples.
     for h in fr.hints.iter().filter(|h| h.fetch.status == Ok(200)) {
@@ -140,10 +165,22 @@ fn judge_follow(fr: &FollowResult, report: &mut Report) {
         };
         report.add("LLHLS-PART-05", name, content::llhls_part_05(&h.url, ind, &h.data, init));
     }
-    for s in fr.segments.iter().filter(|s| !s.data.is_empty()) {
-        if let Some(init) = init_for(fr, s.map.as_ref()) {
-            report.add("LLHLS-PART-05", name, content::llhls_part_05_parent(s.msn, &s.data, init));
+    if last.is_low_latency() {
+        for s in fr.segments.iter().filter(|s| !s.data.is_empty()) {
+            if let Some(init) = init_for(fr, s.map.as_ref()) {
+                report.add(
+                    "LLHLS-PART-05",
+                    name,
+                    content::llhls_part_05_parent(s.msn, &s.data, init),
+                );
+            }
         }
+    } else if format != Format::Ts {
+        report.add(
+            "LLHLS-PART-05",
+            name,
+            Outcome::skip("no partial segments (not a low-latency playlist); see CMAF-09"),
+        );
     }
     // Timestamp continuity: consecutive segments, then consecutive parts.
     for w in fr.segments.windows(2) {
@@ -248,15 +285,31 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
         .collect();
     let follows: Vec<FollowResult> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
 
-    for fr in &follows {
+    let formats: Vec<Format> = follows.iter().map(segments::format_of).collect();
+    let ts_obs: Vec<Vec<TsObservation>> = follows
+        .iter()
+        .zip(&formats)
+        .map(|(f, k)| if *k == Format::Ts { segments::ts_observations(f) } else { Vec::new() })
+        .collect();
+    let mv_independent = entry.multivariant.as_ref().is_some_and(|m| m.independent_segments);
+    for (i, fr) in follows.iter().enumerate() {
         if let Some(e) = &fr.error {
             let mut o = Outcome::new();
             o.must(format!("rendition unavailable: {e}"));
             report.add("HLS-MV-01", &fr.name, o);
         }
-        judge_follow(fr, &mut report);
+        judge_follow(fr, formats[i], &ts_obs[i], mv_independent, &mut report);
+        report.metric(format!("{} segment format", fr.name), formats[i].name());
     }
+    let ts_of = |f: &FollowResult| -> &[TsObservation] {
+        follows
+            .iter()
+            .position(|x| std::ptr::eq(x, f))
+            .and_then(|i| ts_obs.get(i))
+            .map_or(&[], Vec::as_slice)
+    };
     let live: Vec<&FollowResult> = follows.iter().filter(|f| f.last.is_some()).collect();
+    let any_ll = live.iter().any(|f| f.last.as_ref().is_some_and(MediaPlaylist::is_low_latency));
 
     // Across renditions.
     let max_pt = live.iter().filter_map(|f| f.last.as_ref()?.part_target).reduce(f64::max);
@@ -276,7 +329,10 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
         .map(|f| {
             let m = f.segments.iter().find_map(|s| {
                 let pdt = parse_pdt(s.pdt.as_ref()?).ok()?.0;
-                let media = main_track_media_time(&s.data, init_for(f, s.map.as_ref())?)?;
+                let media = match init_for(f, s.map.as_ref()) {
+                    Some(init) => main_track_media_time(&s.data, init)?,
+                    None => segments::ts_media_time(ts_of(f), s.msn)?,
+                };
                 Some((pdt, media))
             });
             let has_pdt = f
@@ -291,23 +347,43 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
     report.add("HLS-MP-13", "", multivariant::hls_mp_13_mapping(&mapping));
 
     if let Some(mv) = &entry.multivariant {
-        let codecs_of = |u: &str| -> Option<Vec<String>> {
+        let rendition = |u: &str| -> Option<&FollowResult> {
             let url = opts.url.join(u).ok()?;
-            let f = live.iter().find(|f| f.url.as_ref() == Some(&url))?;
+            live.iter().copied().find(|f| f.url.as_ref() == Some(&url))
+        };
+        let codecs_of = |u: &str| -> Option<Vec<String>> {
+            let f = rendition(u)?;
             let mut v: Vec<String> =
                 f.inits.values().flatten().filter_map(|t| t.codec.clone()).collect();
+            v.extend(segments::ts_streams(ts_of(f)).into_iter().filter_map(|(_, _, c)| c));
             v.sort();
             v.dedup();
             Some(v)
         };
         report.add("HLS-MV-02", "", multivariant::hls_mv_02(mv, &codecs_of));
+        let ts_streams_of = |u: &str| {
+            let obs = ts_of(rendition(u)?);
+            (!obs.is_empty()).then(|| segments::ts_streams(obs))
+        };
+        report.add("TS-10", "", crate::rules::ts::ts_10(mv, &ts_streams_of));
+        let inits_of = |u: &str| -> Option<Vec<TrackInit>> {
+            let f = rendition(u)?;
+            let mut v: Vec<TrackInit> = f.inits.values().flatten().cloned().collect();
+            v.dedup_by(|a, b| a.codec == b.codec && a.sample_entry == b.sample_entry);
+            (!v.is_empty()).then_some(v)
+        };
+        report.add("CMAF-13", "", crate::rules::cmaf::cmaf_13(mv, &inits_of));
 
+        let is_video = |f: &FollowResult| {
+            f.inits.values().flatten().any(|t| t.handler == "vide")
+                || segments::ts_has_video(ts_of(f))
+        };
         let video: Vec<(String, &MediaPlaylist)> = live
             .iter()
-            .filter(|f| f.inits.values().flatten().any(|t| t.handler == "vide"))
+            .filter(|f| is_video(f))
             .filter_map(|f| Some((f.name.clone(), f.last.as_ref()?)))
             .collect();
-        let not_independent: Vec<String> = live
+        let mut not_independent: Vec<String> = live
             .iter()
             .filter(|f| f.inits.values().flatten().any(|t| t.handler == "vide"))
             .flat_map(|f| {
@@ -318,6 +394,9 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
                 })
             })
             .collect();
+        for f in &live {
+            not_independent.extend(segments::ts_not_independent(ts_of(f)));
+        }
         report.add("HLS-MP-16", "", multivariant::hls_mp_16(mv, &video, &not_independent));
 
         for v in &mv.variants {
@@ -363,6 +442,19 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
             probes::reload_burst_and_gzip(opts.url.file_name(), &opts.url, true, ll, &mut report);
     }
     probes::rendition_reports(&entry.renditions, 10, &mut report);
-    report.add("LLHLS-HTTP-02", "", delivery::llhls_http_02(&cache));
+    if entry.multivariant.is_none() {
+        let why = "no multivariant playlist (CODECS lives there)";
+        report.add("TS-10", "", Outcome::skip(why));
+        report.add("CMAF-13", "", Outcome::skip(why));
+    }
+    if any_ll {
+        report.add("LLHLS-HTTP-02", "", delivery::llhls_http_02(&cache));
+    } else {
+        report.add(
+            "LLHLS-HTTP-02",
+            "",
+            Outcome::skip("not applicable: the Appendix B.1 cache lifetimes are for low-latency playlists (no EXT-X-PART-INF)"),
+        );
+    }
     report
 }

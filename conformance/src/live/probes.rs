@@ -44,14 +44,24 @@ pub fn directives(name: &str, url: &Url, report: &mut Report) {
     let td = td_of(&p);
     let can_block = p.server_control.as_ref().is_some_and(|s| s.can_block_reload);
 
-    // DD-03: _HLS_part without _HLS_msn.
-    let (o, _) = observe::get(
-        &url.with_params(&[("_HLS_part", "0".into())]),
-        Duration::from_secs(3),
-        &[],
-        true,
-    );
-    report.add("LLHLS-DD-03", name, delivery::llhls_dd_03(&o));
+    // DD-03: _HLS_part without _HLS_msn (a Blocking Playlist Reload requirement, §6.2.5.2).
+    if can_block {
+        let (o, _) = observe::get(
+            &url.with_params(&[("_HLS_part", "0".into())]),
+            Duration::from_secs(3),
+            &[],
+            true,
+        );
+        report.add("LLHLS-DD-03", name, delivery::llhls_dd_03(&o));
+    } else {
+        report.add(
+            "LLHLS-DD-03",
+            name,
+            crate::rules::Outcome::skip(
+                "not applicable: no CAN-BLOCK-RELOAD=YES (the server does not offer blocking reloads)",
+            ),
+        );
+    }
 
     // DD-06: _HLS_skip on a playlist that cannot skip (or has ENDLIST).
     let (skip_obs, _) = observe::get(
@@ -76,10 +86,13 @@ pub fn directives(name: &str, url: &Url, report: &mut Report) {
     );
 
     if !can_block {
-        for id in ["LLHLS-DD-01", "LLHLS-DD-04"] {
+        for id in ["LLHLS-DD-01", "LLHLS-DD-02", "LLHLS-DD-04"] {
             report.add(id, name, crate::rules::Outcome::skip("no CAN-BLOCK-RELOAD=YES"));
         }
         return;
+    }
+    if p.all_parts().is_empty() {
+        report.add("LLHLS-DD-02", name, crate::rules::Outcome::skip("no partial segments"));
     }
 
     // DD-04: far-future msn, far-future part, and a legal msn two ahead.
@@ -219,7 +232,17 @@ pub fn not_found_and_range(
         .or_else(|| p.segments.last().and_then(|s| far_part_uri(&s.uri, s.msn, 0)))
         .and_then(|u| url.join(&u).ok())
         .map(|u| observe::get(&u, Duration::from_secs(3), &[], false).0);
-    report.add("LLHLS-PL-02", name, delivery::llhls_pl_02(far.as_ref(), &unknown));
+    if p.preload_hints.is_empty() {
+        report.add(
+            "LLHLS-PL-02",
+            name,
+            crate::rules::Outcome::skip(
+                "not applicable: no EXT-X-PRELOAD-HINT (§6.2.6 is about hinted resources)",
+            ),
+        );
+    } else {
+        report.add("LLHLS-PL-02", name, delivery::llhls_pl_02(far.as_ref(), &unknown));
+    }
 
     let (missing_pl, _) = observe::get(
         &url.join("sluice-check-no-such-playlist.m3u8").unwrap_or_else(|_| url.clone()),
@@ -241,6 +264,16 @@ pub fn not_found_and_range(
         || p.preload_hints
             .iter()
             .any(|h| h.attrs.has("BYTERANGE-START") || h.attrs.has("BYTERANGE-LENGTH"));
+    if !p.is_low_latency() && !uses_byterange {
+        report.add(
+            "LLHLS-HTTP-01",
+            name,
+            crate::rules::Outcome::skip(
+                "not applicable: Appendix B.1 (low-latency profile) and no byte ranges in use",
+            ),
+        );
+        return;
+    }
     let range = p
         .segments
         .last()
@@ -308,6 +341,12 @@ pub fn reload_burst_and_gzip(
 /// LLHLS-RR-03: every rendition report checked against the reported playlist, sampled
 /// `samples` times per pair.
 pub fn rendition_reports(renditions: &[(String, Url)], samples: usize, report: &mut Report) {
+    let any =
+        renditions.iter().any(|(_, u)| fresh(u).is_some_and(|p| !p.rendition_reports.is_empty()));
+    if !any {
+        report.add("LLHLS-RR-03", "", crate::rules::Outcome::skip("no EXT-X-RENDITION-REPORT"));
+        return;
+    }
     for (name, url) in renditions {
         for k in 0..samples {
             let Some(p) = fresh(url) else { break };

@@ -370,6 +370,11 @@ pub fn hls_mp_12(p: &MediaPlaylist) -> Outcome {
     // EXT-X-PROGRAM-DATE-TIME are applied to a Parent Segment, they also necessarily apply to
     // the first Partial Segment, so they MUST appear before the first EXT-X-PART tag of that
     // Parent Segment." (§4.4.4.9)
+    let fmp4 = p.segments.iter().any(|s| is_fmp4_uri(&s.uri))
+        || p.all_parts().iter().any(|(_, _, x)| x.uri.as_deref().is_some_and(is_fmp4_uri));
+    if !fmp4 && p.doc.count("EXT-X-MAP") == 0 && p.all_parts().is_empty() {
+        return Outcome::skip("no fMP4 segments, EXT-X-MAP or partial segments");
+    }
     let mut o = Outcome::new();
     for s in &p.segments {
         if s.map.is_none() && is_fmp4_uri(&s.uri) {
@@ -792,6 +797,9 @@ pub fn llhls_ph_02(p: &MediaPlaylist) -> Outcome {
 pub fn llhls_ph_03(p: &MediaPlaylist) -> Outcome {
     // "A Playlist containing an EXT-X-ENDLIST tag MUST NOT contain an EXT-X-PRELOAD-HINT tag."
     // (§4.4.5.3)
+    if p.preload_hints.is_empty() {
+        return Outcome::skip("no EXT-X-PRELOAD-HINT");
+    }
     let mut o = Outcome::new();
     if p.endlist && !p.preload_hints.is_empty() {
         o.must(format!("EXT-X-ENDLIST with {} EXT-X-PRELOAD-HINT", p.preload_hints.len()));
@@ -803,6 +811,9 @@ pub fn llhls_ph_03(p: &MediaPlaylist) -> Outcome {
 pub fn llhls_ph_04(p: &MediaPlaylist) -> Outcome {
     // "The Server SHOULD NOT add more than one EXT-X-PRELOAD-HINT tag with the same TYPE to a
     // Playlist." (§6.2.6)
+    if p.preload_hints.is_empty() {
+        return Outcome::skip("no EXT-X-PRELOAD-HINT");
+    }
     let mut o = Outcome::new();
     for t in ["PART", "MAP"] {
         let n = p.preload_hints.iter().filter(|h| h.hint_type.as_deref() == Some(t)).count();

@@ -188,6 +188,10 @@ pub fn llhls_pi_02(prev: &MediaPlaylist, next: &MediaPlaylist) -> Outcome {
     // Derived from "The server MUST NOT change the Media Playlist file, except to ..." (§6.2.1):
     // PART-TARGET and EXT-X-SERVER-CONTROL are not among the allowed changes (AVPlayer -12642
     // "illegal PART-HOLD-BACK change").
+    let uses = |p: &MediaPlaylist| p.part_inf.is_some() || p.server_control.is_some();
+    if !uses(prev) && !uses(next) {
+        return Outcome::skip("no EXT-X-PART-INF or EXT-X-SERVER-CONTROL");
+    }
     let mut o = Outcome::new();
     let pt = |p: &MediaPlaylist| {
         p.part_inf.as_ref().and_then(|a| a.text("PART-TARGET").map(str::to_string))

@@ -192,6 +192,16 @@ pub fn ts_05(o: &TsObservation, independent: bool) -> Outcome {
             )
         }
         Some(i) => {
+            if types[i] == 21 && v.leading_rasl > 0 {
+                // A CRA starts an open GOP: its RASL leading pictures reference the previous
+                // segment and are dropped by a decoder that starts here.
+                out.should(format!(
+                    "{}: starts with a CRA followed by {} RASL pictures that need the previous segment (open GOP){}",
+                    o.at(),
+                    v.leading_rasl,
+                    if independent { ", although EXT-X-INDEPENDENT-SEGMENTS applies" } else { "" }
+                ));
+            }
             let missing: Vec<&str> = v
                 .kind
                 .parameter_sets()
@@ -461,6 +471,14 @@ pub fn ts_10(mv: &Multivariant, streams_of: &dyn Fn(&str) -> Option<TsStreams>) 
             continue;
         }
         judged = true;
+        for (member, streams) in &found {
+            if streams.iter().any(|(_, k, _)| *k == StreamKind::Hevc) {
+                out.problem(
+                    Level::Apple,
+                    format!("{member}: HEVC in MPEG-TS (HAS 1.5: HEVC must be carried in fMP4)"),
+                );
+            }
+        }
         let Some(codecs) = v.attrs.text("CODECS") else {
             out.should(format!("line {}: STREAM-INF of MPEG-TS renditions without CODECS", v.line));
             continue;
