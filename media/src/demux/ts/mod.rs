@@ -187,8 +187,9 @@ enum Continuity {
 }
 
 /// §2.4.3.3: "The continuity_counter shall not be incremented when the adaptation_field_control
-/// of the packet equals '00' or '10'", duplicates repeat the counter, and "the
-/// discontinuity_indicator … continuity_counter may be discontinuous".
+/// of the packet equals '00' or '10'"; duplicate packets repeat the counter; and with the
+/// discontinuity_indicator set "the continuity_counter in that same transport stream packet may
+/// be discontinuous".
 fn check_continuity(last: &mut Option<u8>, packet: &Packet<'_>) -> Continuity {
     if !packet.has_payload {
         return Continuity::Ok;

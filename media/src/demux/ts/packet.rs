@@ -7,7 +7,7 @@
 
 use bytes::{Buf, BytesMut};
 
-/// "The transport stream packet … 188 bytes".
+/// Transport stream packets are 188 bytes long (§2.4.3.2).
 pub const PACKET_LEN: usize = 188;
 /// "sync_byte – The sync_byte is a fixed 8-bit field whose value is '0100 0111' (0x47)."
 pub const SYNC_BYTE: u8 = 0x47;
@@ -80,8 +80,7 @@ impl<'a> Packet<'a> {
         let mut start = 4;
         if has_adaptation {
             let len = usize::from(data[4]);
-            // "the value of the adaptation_field_length shall be in the range 0 to 182" with a
-            // payload, "183" without.
+            // §2.4.3.5: at most 182 bytes of adaptation field before a payload, 183 without.
             let max = if has_payload { 182 } else { 183 };
             if len > max {
                 return Err(PacketError::BadAdaptationLength(len));

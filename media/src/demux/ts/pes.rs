@@ -51,7 +51,9 @@ impl PesHeader {
             return Ok(Self { stream_id, pts: None, dts: None, payload_start: 6 });
         }
         let opt = data.get(6..9).ok_or(PesError::Truncated)?;
-        // "PTS_DTS_flags … '10' … PTS fields shall be present … '11' … both … '01' forbidden".
+        // "When the PTS_DTS_flags field is set to '10', the PTS fields shall be present in the
+        // PES packet header. When the PTS_DTS_flags field is set to '11', both the PTS fields
+        // and DTS fields shall be present" ("The value '01' is forbidden": read as none).
         let pts_dts_flags = opt[1] >> 6;
         let header_data_length = usize::from(opt[2]);
         let payload_start = 9 + header_data_length;

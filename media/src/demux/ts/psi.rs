@@ -48,7 +48,7 @@ const CRC_TABLE: [u32; 256] = {
 /// "private_section_length … shall not exceed 4093" (the largest any section may be; PAT and PMT
 /// are limited to 1021).
 const MAX_SECTION_LENGTH: usize = 4093;
-/// table_id 0xFF marks stuffing: "stuffing_byte … 0xFF … the decoder … discards".
+/// A table_id of 0xFF is stuffing: the rest of the packet is 0xFF bytes the decoder discards.
 const STUFFING: u8 = 0xff;
 
 /// Reassembles sections from the payloads of one PID's packets.
@@ -190,7 +190,8 @@ impl Pat {
             .map(|c| {
                 (u16::from_be_bytes([c[0], c[1]]), u16::from(c[2] & 0x1f) << 8 | u16::from(c[3]))
             })
-            // "program_number … 0x0000 … the following PID reference shall be the network PID".
+            // "If the program_number is 0x0000, then the following PID reference shall be the
+            // network PID".
             .filter(|&(number, _)| number != 0)
             .collect();
         Ok(Self {

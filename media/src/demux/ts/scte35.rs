@@ -33,7 +33,7 @@ impl From<Truncated> for Scte35Error {
 
 /// "splice_info_section … table_id … 0xFC".
 pub const TABLE_ID: u8 = 0xfc;
-/// 33-bit PTS arithmetic: "pts_adjustment … added to … pts_time … modulo 2^33".
+/// 33-bit PTS arithmetic: pts_time + pts_adjustment wraps at 2^33.
 const PTS_MASK: u64 = (1 << 33) - 1;
 
 /// One parsed splice_info_section.
@@ -204,10 +204,9 @@ impl SpliceInfo {
         Ok(info)
     }
 
-    /// The splice time the command signals, with pts_adjustment applied, in the 33-bit
-    /// 90 kHz PTS space: "the pts_time … plus pts_adjustment … modulo 2^33" for a program
-    /// splice_insert with a time, or a time_signal with a time. None for immediate, cancelled,
-    /// component-level and time-less commands.
+    /// The splice time the command signals, with pts_adjustment applied (added modulo 2^33), in
+    /// the 33-bit 90 kHz PTS space: for a program splice_insert with a time, or a time_signal
+    /// with a time. None for immediate, cancelled, component-level and time-less commands.
     pub fn splice_pts(&self) -> Option<u64> {
         let t = match &self.command {
             SpliceCommand::Insert(i) if !i.cancel => i.pts_time,

@@ -40,8 +40,9 @@ pub fn classify(
     program_descriptors: &[Descriptor],
 ) -> StreamKind {
     let registration = registration(descriptors).or_else(|| registration(program_descriptors));
-    // SCTE 35 §8.1: a program carrying cues has "a registration descriptor … format_identifier
-    // … 'CUEI'"; with it, 0x86 is SCTE-35 even in a stream otherwise tagged as Blu-ray.
+    // ANSI/SCTE 35 has a program carrying cues announce them with a registration descriptor
+    // whose format_identifier is 'CUEI'; with it, 0x86 is SCTE-35 even in a stream otherwise
+    // tagged as Blu-ray.
     let cuei =
         has_registration(program_descriptors, b"CUEI") || has_registration(descriptors, b"CUEI");
     let hdmv = !cuei
@@ -52,8 +53,8 @@ pub fn classify(
         0x1b => StreamKind::H264,
         0x24 => StreamKind::H265,
         0x0f => StreamKind::AdtsAac,
-        // Blu-ray (HDMV) reuses 0x80–0x86 for its audio formats; elsewhere 0x86 is SCTE-35
-        // ("stream_type 0x86 … SCTE 35 splice_info_section", ANSI/SCTE 35 §8.1).
+        // Blu-ray (HDMV) reuses 0x80–0x86 for its audio formats; elsewhere 0x86 is the
+        // stream_type ANSI/SCTE 35 assigns to splice_info_sections.
         0x80 if hdmv => unsupported("LPCM (Blu-ray)"),
         0x81 if hdmv => unsupported("AC-3 (Blu-ray)"),
         0x82 if hdmv => unsupported("DTS (Blu-ray)"),

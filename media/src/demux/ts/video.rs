@@ -30,8 +30,8 @@ pub enum VideoCodec {
 /// H.265 NAL unit types (ISO/IEC 23008-2 Table 7-1).
 mod hevc_nal {
     pub const BLA_W_LP: u8 = 16;
-    /// Reserved IRAP types end at 23: "NAL unit types in the range of BLA_W_LP to
-    /// RSV_IRAP_VCL23 … IRAP pictures".
+    /// IRAP picture: "each VCL NAL unit has nal_unit_type in the range of BLA_W_LP to
+    /// RSV_IRAP_VCL23, inclusive".
     pub const RSV_IRAP_VCL23: u8 = 23;
     /// VCL NAL unit types are 0 to 31.
     pub const LAST_VCL: u8 = 31;
