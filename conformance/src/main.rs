@@ -12,13 +12,18 @@ use sluice_conformance::{lint, stall};
 const USAGE: &str = "\
 usage:
   sluice-check hls <multivariant-or-media URL> [--duration SECS] [--apple] [--json FILE]
-      follow every rendition for SECS (default 20) and judge RULES.md section A
+      follow every rendition for SECS (default 20; a playlist with EXT-X-ENDLIST has its
+      listed segments fetched instead) and judge RULES.md section A. Each rendition's segments
+      are classified by content (else by URI): MPEG-TS gets section B (TS-01..TS-08, TS-10),
+      Packed Audio gets TS-09, fMP4 gets CMAF-01/05/09/13. Rules for features a playlist does
+      not use (parts, blocking reload, preload hints) report SKIP (not applicable).
+      Classic HLS-TS is the same command: sluice-check hls http://HOST/live/cam1/ts/index.m3u8
   sluice-check hls-stall <URL> [--apple] [--json FILE]
       with the publisher paused by the caller: a blocked request must get 503 at ~3 x TD
   sluice-check lint <FILE.m3u8>... [--apple] [--json FILE]
       judge playlist files with the single-response rules
   sluice-check rules
-      list every rule with its level
+      list every rule (sections A, B, and the HEVC-relevant CMAF rules of C) with its level
 exit status: 1 when a MUST/PROFILE rule (and APPLE with --apple) failed, 2 on usage errors";
 
 struct Args {
@@ -63,6 +68,10 @@ fn finish(report: &Report, json: Option<&str>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if matches!(std::env::args().nth(1).as_deref(), Some("-h" | "--help" | "help")) {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {

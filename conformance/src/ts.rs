@@ -889,6 +889,11 @@ pub(crate) mod testing {
     /// first a key frame when `key_first`) each with a PCR, and audio PES of 6 ADTS frames
     /// every 128 ms.
     pub fn segment(t0: u64, ccs: &mut Ccs, key_first: bool) -> Vec<u8> {
+        segment_frames(t0, ccs, key_first, 30)
+    }
+
+    /// Like [`segment`], with `frames` frames of video at 30 fps.
+    pub fn segment_frames(t0: u64, ccs: &mut Ccs, key_first: bool, frames: u64) -> Vec<u8> {
         let mut out = pat(ccs.pat, &[(1, 0x1000)]);
         ccs.pat = (ccs.pat + 1) & 15;
         out.extend(pmt(ccs.pmt, &[(0x1b, 0x100), (0x0f, 0x101)]));
@@ -896,13 +901,14 @@ pub(crate) mod testing {
         let frame = 3000u64;
         let audio_pes = 6 * 1024 * 90_000 / 48_000; // 11520
         let mut next_audio = ccs.next_audio.unwrap_or(t0);
-        for i in 0..30u64 {
+        let end = t0 + frames * frame;
+        for i in 0..frames {
             let dts = t0 + i * frame;
             let es = pes(0xe0, dts + frame, Some(dts), &avc_au(i == 0 && key_first));
             let (pk, cc) = packetize(0x100, ccs.video, Some(dts * 300), &es);
             ccs.video = cc;
             out.extend(pk);
-            while next_audio < dts + frame && next_audio < t0 + 90_000 {
+            while next_audio < dts + frame && next_audio < end {
                 let (pk, cc) =
                     packetize(0x101, ccs.audio, None, &pes(0xc0, next_audio, None, &adts(6)));
                 ccs.audio = cc;

@@ -3,8 +3,7 @@
 //! answers blocking reloads at once with a stale playlist (and ignores the `_HLS_part`-only
 //! 400) fails LLHLS-DD-02 and LLHLS-DD-03.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use super::test_origin::serve;
 use super::{HlsOptions, check_hls};
 use crate::mp4::testing::{fragment, init};
 use crate::report::{Report, Verdict};
@@ -163,56 +163,12 @@ impl Origin {
             }
         }
     }
-
-    fn handle(&self, mut s: TcpStream) {
-        let mut head = Vec::new();
-        let mut b = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match s.read(&mut b) {
-                Ok(1) => head.push(b[0]),
-                _ => return,
-            }
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let target = head.split(' ').nth(1).unwrap_or("/");
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let gzip = head.to_ascii_lowercase().contains("accept-encoding: gzip");
-        let (status, ctype, body) = self.respond(path, query, gzip);
-        let (ctype, encoding) = if ctype == "gzip" {
-            ("application/vnd.apple.mpegurl", "Content-Encoding: gzip\r\n")
-        } else {
-            (ctype, "")
-        };
-        let _ = s.write_all(
-            format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        );
-        let _ = s.write_all(&body);
-    }
 }
 
 /// Runs an origin until the returned flag is set.
 fn start(broken_blocking: bool) -> (Url, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
     let origin = Origin { start: Instant::now(), broken_blocking };
-    thread::spawn(move || {
-        while !flag.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    let _ = s.set_nonblocking(false);
-                    thread::spawn(move || origin.handle(s));
-                }
-                Err(_) => thread::sleep(Duration::from_millis(2)),
-            }
-        }
-    });
+    let (port, stop) = serve(move |path, query, gzip| origin.respond(path, query, gzip));
     (Url::parse(&format!("http://127.0.0.1:{port}/index.m3u8")).unwrap(), stop)
 }
 

@@ -6,10 +6,14 @@
 
 #[cfg(test)]
 mod e2e_tests;
+#[cfg(test)]
+mod e2e_ts_tests;
 pub mod follow;
 pub mod observe;
 pub mod probes;
 pub mod segments;
+#[cfg(test)]
+mod test_origin;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -231,35 +235,38 @@ fn judge_follow(
     let holds: Vec<f64> = fr.releases.iter().map(|r| r.hold).collect();
     let delays: Vec<f64> = fr.releases.iter().filter_map(|r| r.delay).collect();
     let p = |v: &[f64], q: f64| percentile(v, q).map_or("-".to_string(), ms);
-    report.metric(
-        format!("{name} blocking reload (request -> answer, waiting for next part)"),
-        format!("p50 {} p99 {} n={}", p(&holds, 50.0), p(&holds, 99.0), holds.len()),
-    );
-    report.metric(
-        format!("{name} release delay (playlist answer - hinted part headers)"),
-        format!("p50 {} p99 {} n={}", p(&delays, 50.0), p(&delays, 99.0), delays.len()),
-    );
-    let max_ia = fr.inter_arrivals.iter().copied().fold(0.0, f64::max);
-    report.metric(
-        format!("{name} part inter-arrival"),
-        format!(
-            "p50 {} p99 {} max {} n={} (PART-TARGET {})",
-            p(&fr.inter_arrivals, 50.0),
-            p(&fr.inter_arrivals, 99.0),
-            ms(max_ia),
-            fr.inter_arrivals.len(),
-            pt.map_or("-".to_string(), ms)
-        ),
-    );
-    let transfers: Vec<f64> = fr.hints.iter().map(|h| h.fetch.transfer).collect();
-    report.metric(
-        format!("{name} hinted part first->last byte"),
-        format!("p99 {} n={}", p(&transfers, 99.0), transfers.len()),
-    );
+    // The blocking-reload and part measurements mean nothing for a classic playlist.
+    if last.is_low_latency() || !fr.releases.is_empty() {
+        report.metric(
+            format!("{name} blocking reload (request -> answer, waiting for next part)"),
+            format!("p50 {} p99 {} n={}", p(&holds, 50.0), p(&holds, 99.0), holds.len()),
+        );
+        report.metric(
+            format!("{name} release delay (playlist answer - hinted part headers)"),
+            format!("p50 {} p99 {} n={}", p(&delays, 50.0), p(&delays, 99.0), delays.len()),
+        );
+        let max_ia = fr.inter_arrivals.iter().copied().fold(0.0, f64::max);
+        report.metric(
+            format!("{name} part inter-arrival"),
+            format!(
+                "p50 {} p99 {} max {} n={} (PART-TARGET {})",
+                p(&fr.inter_arrivals, 50.0),
+                p(&fr.inter_arrivals, 99.0),
+                ms(max_ia),
+                fr.inter_arrivals.len(),
+                pt.map_or("-".to_string(), ms)
+            ),
+        );
+        let transfers: Vec<f64> = fr.hints.iter().map(|h| h.fetch.transfer).collect();
+        report.metric(
+            format!("{name} hinted part first->last byte"),
+            format!("p99 {} n={}", p(&transfers, 99.0), transfers.len()),
+        );
+    }
     report.metric(
         format!("{name} playlist"),
         format!(
-            "{} bytes, {} segments, {} parts listed; {} reloads, {} new segments fetched",
+            "{} bytes, {} segments, {} parts listed; {} reloads, {} segments fetched",
             fr.playlist_bytes,
             last.segments.len(),
             last.all_parts().len(),
@@ -372,7 +379,11 @@ pub fn check_hls(opts: &HlsOptions) -> Report {
             v.dedup_by(|a, b| a.codec == b.codec && a.sample_entry == b.sample_entry);
             (!v.is_empty()).then_some(v)
         };
-        report.add("CMAF-13", "", crate::rules::cmaf::cmaf_13(mv, &inits_of));
+        if formats.contains(&Format::Fmp4) {
+            report.add("CMAF-13", "", crate::rules::cmaf::cmaf_13(mv, &inits_of));
+        } else {
+            report.add("CMAF-13", "", Outcome::skip("no fMP4 rendition: CMAF does not apply"));
+        }
 
         let is_video = |f: &FollowResult| {
             f.inits.values().flatten().any(|t| t.handler == "vide")
