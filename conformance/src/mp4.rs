@@ -569,10 +569,8 @@ pub fn first_sample<'a>(
             }
             let start = usize::try_from(base as i64 + offset)
                 .map_err(|_| Mp4Error::Truncated("trun data_offset"))?;
-            return data
-                .get(start..start + size)
-                .map(Some)
-                .ok_or(Mp4Error::Truncated("mdat sample"));
+            let end = start.checked_add(size).ok_or(Mp4Error::Truncated("mdat sample"))?;
+            return data.get(start..end).map(Some).ok_or(Mp4Error::Truncated("mdat sample"));
         }
     }
     Ok(None)

@@ -345,6 +345,30 @@ mod tests {
     }
 
     #[test]
+    fn truncated_inits_and_segments_never_panic() {
+        let good = hevc_init(true, true, b"cmfc");
+        let init = parse_init(&good).unwrap();
+        for n in 0..good.len() {
+            if let Ok(layout) = parse_init_layout(&good[..n]) {
+                let _ = cmaf_01("i", &layout);
+                let tracks = parse_init(&good[..n]).unwrap_or_default();
+                let _ = cmaf_05_init("i", &layout, &tracks);
+            }
+        }
+        let seg = fragment_with_data(1, &[(true, vec![0x26, 0x01, 0xaf, 0x00, 0x12])]);
+        for n in 0..seg.len() {
+            let _ = cmaf_05_segment("s", &seg[..n], true);
+            let _ = cmaf_09("s", &seg[..n], &init);
+        }
+        // A sample whose NAL length runs past the sample is a failure, not a panic.
+        let bad = fragment_with_data(1, &[(true, vec![0x26])]);
+        let mut bad = bad.clone();
+        let n = bad.len();
+        bad[n - 5..n - 1].copy_from_slice(&[0, 0, 0, 9]);
+        assert!(fails(&cmaf_09("s", &bad, &init)));
+    }
+
+    #[test]
     fn cmaf_13_compares_codecs_exactly() {
         let tracks = parse_init(&hevc_init(true, true, b"cmfc")).unwrap();
         let mv = |c: &str| {

@@ -567,6 +567,37 @@ mod tests {
     }
 
     #[test]
+    fn corrupted_segments_never_panic_any_rule() {
+        let mut ccs = Ccs::default();
+        let a = segment(0, &mut ccs, true);
+        let b = segment(90_000, &mut ccs, true);
+        let prev = obs(0, &a);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..200 {
+            let mut data = b.clone();
+            for _ in 0..(1 + round % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed % data.len() as u64) as usize;
+                data[at] = (seed >> 32) as u8;
+            }
+            data.truncate(data.len() - (seed % 300) as usize);
+            let o = obs(1, &data);
+            let all = [
+                ts_01(&o),
+                ts_02(&o),
+                ts_03(&o),
+                ts_04(&o),
+                ts_05(&o, true),
+                ts_06(Some(&prev), &o),
+                ts_07(Some(&prev), &o),
+            ];
+            assert_eq!(all.len(), 7);
+        }
+    }
+
+    #[test]
     fn ts_01_flags_truncation_and_lost_sync() {
         let mut ccs = Ccs::default();
         let mut data = segment(0, &mut ccs, true);
