@@ -1,5 +1,7 @@
-//! `sluice-check lint FILE...`: the single-response rules on playlist files (the fixtures).
+//! `sluice-check lint FILE...`: the single-response rules on playlist files (the fixtures), plus
+//! TS-08 (EXTINF against TARGETDURATION) for playlists of `.ts` segments.
 
+use crate::live::segments::{Format, by_extension};
 use crate::playlist::{Document, MediaPlaylist, Multivariant};
 use crate::report::Report;
 use crate::rules::{self, media, multivariant};
@@ -23,6 +25,10 @@ pub fn lint(files: &[(String, Vec<u8>)], apple: bool) -> Report {
                 report.add(id, name, o);
             }
             report.add("LLHLS-SC-02", name, media::llhls_sc_02(&p, p.part_target));
+            let ts = p.segments.iter().any(|s| by_extension(&s.uri) == Format::Ts);
+            if ts {
+                report.add("TS-08", name, crate::rules::ts::ts_08(&p, &[]));
+            }
         }
     }
     report

@@ -220,3 +220,19 @@ fn packed_audio_needs_the_id3_timestamp() {
     assert_rule(&bad, "TS-09", Verdict::Fail, "noid3.aac: does not start with an ID3v2 tag");
     assert_eq!(failures(&bad), vec!["TS-09"]);
 }
+
+#[test]
+fn lint_applies_the_unrounded_target_duration_to_ts_playlists() {
+    // ffmpeg's audio-only HLS writes exactly this: version 3, TD 1, EXTINF 1.002667.
+    let v3 = b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.002667,\na.ts\n#EXT-X-ENDLIST\n";
+    let r = sluice_conformance::lint::lint(&[("v3.m3u8".into(), v3.to_vec())], false);
+    assert_rule(
+        &r,
+        "TS-08",
+        Verdict::Fail,
+        "EXTINF 1.002667 > TARGETDURATION 1 with EXT-X-VERSION 3",
+    );
+    let h264 = std::fs::read(root().join("h264/video.m3u8")).unwrap();
+    let r = sluice_conformance::lint::lint(&[("video.m3u8".into(), h264)], false);
+    assert_rule(&r, "TS-08", Verdict::Pass, "TD 1, version 6");
+}

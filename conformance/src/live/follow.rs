@@ -3,7 +3,8 @@
 //! background worker, and segments / parts that leave the playlist re-fetched within their
 //! availability window. Per-snapshot rules are judged as responses arrive; everything timed is
 //! recorded for the rules judged at the end. A playlist that already has EXT-X-ENDLIST cannot
-//! grow, so its listed segments (the last [`BACKFILL`]) are fetched instead.
+//! grow, so its listed segments (the last [`BACKFILL`]) are fetched instead; of a live playlist
+//! the newest listed segment is fetched at the start as well.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -346,8 +347,11 @@ pub fn follow(name: String, url: Url, start: Instant, deadline: Instant) -> Foll
     let store = Arc::clone(&parts);
     let worker_handle = thread::spawn(move || worker(rx, store));
 
-    if first.endlist {
-        let skip = first.segments.len().saturating_sub(BACKFILL);
+    {
+        // An ENDLIST playlist cannot grow: fetch what it lists. A live one: fetch its newest
+        // segment too, so that even a short run judges one segment and its successor.
+        let keep = if first.endlist { BACKFILL } else { 1 };
+        let skip = first.segments.len().saturating_sub(keep);
         for s in first.segments.iter().skip(skip) {
             let Ok(su) = url.join(&s.uri) else { continue };
             let part_urls = s

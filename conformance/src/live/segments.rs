@@ -35,7 +35,8 @@ impl Format {
     }
 }
 
-fn by_extension(uri: &str) -> Format {
+/// The format a segment URI's extension suggests.
+pub fn by_extension(uri: &str) -> Format {
     let path = uri.split('?').next().unwrap_or(uri).to_ascii_lowercase();
     let ends = |exts: &[&str]| exts.iter().any(|e| path.ends_with(e));
     if ends(&[".ts", ".m2ts", ".mts", ".tsv", ".tsa"]) {
