@@ -55,6 +55,7 @@ pub fn describe(p: &Pipeline) -> String {
     {
         let name = match &v.info.codec {
             sluice_media::CodecConfig::H265(_) => "H.265",
+            sluice_media::CodecConfig::Av1(_) => "AV1",
             _ => "H.264",
         };
         let fps = v.info.codec.frame_rate();
@@ -143,19 +144,22 @@ fn render_ts(hub: &Hub, p: &Pipeline, td: u32, live: bool) -> Option<TsView> {
             discontinuity: s.discontinuity,
         })
         .collect();
+    // Version 3 compares EXTINF with TARGETDURATION unrounded (RULES TS-08), and the pipeline
+    // may cut a segment up to half a second past the LL-HLS target: the TS target is the
+    // ceiling of that longest possible segment, so it never has to change.
+    let longest = crate::pipeline::segment_max_ticks(td, sluice_media::time::VIDEO_TIMESCALE);
     let ctx = sluice_hls::TsPlaylistContext {
         timescale: sluice_media::time::VIDEO_TIMESCALE,
-        target_duration: td,
+        target_duration: sluice_hls::ts_target_duration(
+            longest,
+            sluice_media::time::VIDEO_TIMESCALE,
+        ),
         window: hub.playlist_segments,
         discontinuities_before: p.ts.discontinuities_dropped(),
         ended: !live,
     };
     let playlist = sluice_hls::render_ts_media_playlist(&listed, &ctx);
-    let target_duration = playlist
-        .lines()
-        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(td);
+    let target_duration = sluice_hls::ts_playlist_target_duration(&listed, &ctx);
     let (peak, avg) = bandwidth(p);
     let multivariant = sluice_hls::render_ts_multivariant(&sluice_hls::TsMultivariantInput {
         video: p.video.as_ref().map(|t| &t.info),

@@ -152,29 +152,33 @@ fn refused_callers_leave_a_live_publisher_streaming() {
     let config = dir.0.join("sluice.toml");
     std::fs::write(
         &config,
-        "[channels.\"live/locked\"]\nsrt_passphrase = \"correct horse battery\"\n",
+        "[channels.\"live/locked\"]\nsrt_passphrase = \"correct-horse-battery\"\n\
+         [channels.\"live/spare\"]\nsrt_passphrase = \"correct-horse-battery\"\n",
     )
     .expect("config written");
     let sluice = Sluice::start(&["--config", config.to_str().expect("utf-8 path")]);
     let good = format!(
-        "{}&passphrase=correct%20horse%20battery&pbkeylen=16",
+        "{}&passphrase=correct-horse-battery&pbkeylen=16",
         sluice.srt_url("live/locked", "publish")
     );
     let _pub = Publisher::srt(&good, Source::H264);
     sluice.wait_live("live/locked", Duration::from_secs(20));
     let (msn_before, _) = last_part(&sluice.get("/live/locked/hls/video.m3u8").text());
 
-    // Wrong passphrase, no passphrase, unknown group, malformed id, busy channel.
-    let wrong = format!(
-        "{}&passphrase=wrong%20horse%20battery&pbkeylen=16",
-        sluice.srt_url("live/locked", "publish")
-    );
-    refused(&wrong);
-    refused(&sluice.srt_url("live/locked", "publish"));
+    // Wrong passphrase (AES-128 and AES-256), no passphrase, unknown group, malformed id, busy
+    // channel.
+    for pbkeylen in [16, 32] {
+        let wrong = format!(
+            "{}&passphrase=wrong-horse-battery&pbkeylen={pbkeylen}",
+            sluice.srt_url("live/spare", "publish")
+        );
+        refused(&wrong);
+    }
+    refused(&sluice.srt_url("live/spare", "publish"));
     refused(&sluice.srt_url("nogroup/cam", "publish"));
     refused(&sluice.srt_url("only-one-part", "publish"));
     let busy = format!(
-        "{}&passphrase=correct%20horse%20battery&pbkeylen=16",
+        "{}&passphrase=correct-horse-battery&pbkeylen=16",
         sluice.srt_url("live/locked", "publish")
     );
     refused(&busy);
@@ -189,7 +193,9 @@ fn refused_callers_leave_a_live_publisher_streaming() {
         .find_map(|l| l.strip_prefix("sluice_srt_rejected_total "))
         .and_then(|v| v.trim().parse().ok())
         .expect("srt rejection counter");
-    assert!(rejected >= 4, "{rejected} refusals counted");
+    assert!(rejected >= 6, "{rejected} refusals counted");
+    // The spare channel never went live: nothing of the refused callers reached it.
+    assert_ne!(sluice.get("/live/spare/hls/index.m3u8").status, 200);
 }
 
 #[test]

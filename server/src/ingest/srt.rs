@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use sluice_srt::{Mode, StreamId};
 use srt_tokio::access::{RejectReason, ServerRejectReason};
-use srt_tokio::options::{KeySize, Passphrase};
+use srt_tokio::options::{DataRate, KeySize, LiveBandwidthMode, Passphrase};
 use srt_tokio::{ConnectionRequest, SrtListener, SrtSocket};
 use tokio::sync::Semaphore;
 
@@ -50,7 +50,16 @@ pub async fn serve(socket: std::net::UdpSocket, hub: Arc<Hub>, cfg: SrtConfig) {
             None => tokio::net::UdpSocket::bind(addr).await,
         };
         let bound = match udp {
-            Ok(udp) => SrtListener::builder().latency(cfg.latency).socket(udp).bind(addr).await,
+            Ok(udp) => {
+                SrtListener::builder()
+                    .latency(cfg.latency)
+                    // libsrt's live-mode default (1 Gbit/s): paces bursts such as keyframes
+                    // instead of srt-tokio's unpaced default.
+                    .bandwidth(LiveBandwidthMode::Max(DataRate(125_000_000)))
+                    .socket(udp)
+                    .bind(addr)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let (_listener, mut incoming) = match bound {
@@ -132,7 +141,8 @@ async fn handle(request: ConnectionRequest, hub: Arc<Hub>, cfg: &SrtConfig) {
                 Ok(s) => s,
                 Err(e) => {
                     hub.counters.srt_rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%peer, "SRT publish to {channel_id} failed during the handshake (wrong passphrase?): {e}");
+                    tracing::warn!(%peer, "SRT publish to {channel_id} refused: the handshake failed, most likely a wrong passphrase");
+                    tracing::debug!(%peer, "SRT handshake error: {e}");
                     return;
                 }
             };
@@ -149,7 +159,8 @@ async fn handle(request: ConnectionRequest, hub: Arc<Hub>, cfg: &SrtConfig) {
                 Ok(s) => s,
                 Err(e) => {
                     hub.counters.srt_rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%peer, "SRT reader of {channel_id} failed during the handshake (wrong passphrase?): {e}");
+                    tracing::warn!(%peer, "SRT reader of {channel_id} refused: the handshake failed, most likely a wrong passphrase");
+                    tracing::debug!(%peer, "SRT handshake error: {e}");
                     return;
                 }
             };
@@ -190,6 +201,7 @@ async fn publish(mut socket: SrtSocket, guard: crate::hub::PublishGuard) {
             }
         }
     };
+    ingest.finish(&guard, crate::now_unix_ms());
     tracing::info!("stream {id} stopped after {:.1} s: {ended}", since.elapsed().as_secs_f64());
     drop(guard);
     let _ = socket.close_and_finish().await;

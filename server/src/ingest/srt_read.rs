@@ -1,5 +1,9 @@
 //! SRT playback: a reader (`m=request` / `read:`) receives the channel as MPEG-TS, starting at
-//! the last keyframe, in 1316-byte payloads (seven TS packets, what SRT callers expect).
+//! the next keyframe, in 1316-byte payloads (seven TS packets, what SRT callers expect).
+//!
+//! Not from the GOP cache: a second of video sent in one burst overflows the reader's UDP
+//! receive buffer (libsrt then drops the whole burst as too late), and a relay is better off
+//! starting at live latency than a GOP behind.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,8 +30,8 @@ pub async fn serve_reader(mut socket: SrtSocket, channel: Arc<Channel>, peer: So
     let (start, mut rx) = channel.fanout.subscribe();
     let mut reader = Reader::default();
     let mut out = BytesMut::new();
-    for ev in start {
-        reader.handle(&ev, &mut out);
+    for ev in start.iter().filter(|ev| matches!(ev, FanoutEvent::Tracks(_))) {
+        reader.handle(ev, &mut out);
     }
     let ended = loop {
         if let Err(e) = flush(&mut socket, &mut out).await {

@@ -42,6 +42,17 @@ impl TsIngest {
 
     pub fn push(&mut self, publish: &PublishGuard, data: &[u8], now_ms: i64) {
         self.demuxer.push(data);
+        self.drain(publish, now_ms);
+    }
+
+    /// The publisher left: a video frame without a PES length ends only when the next one
+    /// starts, so the last one is still inside the demuxer.
+    pub fn finish(&mut self, publish: &PublishGuard, now_ms: i64) {
+        self.demuxer.flush();
+        self.drain(publish, now_ms);
+    }
+
+    fn drain(&mut self, publish: &PublishGuard, now_ms: i64) {
         while let Some(event) = self.demuxer.poll_event() {
             match event {
                 Event::Track(info) => publish.push(IngestEvent::Track(info), now_ms),

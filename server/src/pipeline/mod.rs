@@ -449,7 +449,7 @@ impl Pipeline {
 }
 
 /// Longest segment allowed once the target duration is fixed: EXTINF must round to ≤ TD.
-fn segment_max_ticks(td: u32, timescale: u32) -> u64 {
+pub(crate) fn segment_max_ticks(td: u32, timescale: u32) -> u64 {
     (td as u64 * timescale as u64) + (timescale as u64 / 2) - 1
 }
 
