@@ -51,7 +51,7 @@ pub fn channels(hub: &Hub) -> Resp {
             _ => None,
         });
         items.push(format!(
-            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",
+            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"scte35\":{{\"cues\":{},\"last\":{}}},\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",
             json_str(&ch.id),
             json_str(&ch.group),
             json_str(&ch.name),
@@ -60,6 +60,8 @@ pub fn channels(hub: &Hub) -> Resp {
             json_str(&snap.summary),
             video.unwrap_or_else(|| "null".into()),
             audio.unwrap_or_else(|| "null".into()),
+            snap.cues,
+            snap.last_cue.as_deref().map_or("null".to_owned(), json_str),
             json_str(&format!("/{}/hls/index.m3u8", ch.id)),
             json_str(&format!("/{}/ts/index.m3u8", ch.id)),
             json_str(&format!("streamid=read:{}", ch.id)),

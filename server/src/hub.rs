@@ -95,6 +95,9 @@ pub struct ChannelSnapshot {
     pub ts: Option<TsView>,
     /// Human-readable description of the current stream (for logs and the API).
     pub summary: String,
+    /// SCTE-35 cues kept on the channel timeline, and the newest one described.
+    pub cues: usize,
+    pub last_cue: Option<String>,
     /// When the pipeline published this snapshot (held requests measure their release from it).
     pub published_at: Option<std::time::Instant>,
 }

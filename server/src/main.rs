@@ -7,10 +7,16 @@ use sluice_server::cli::{self, Command};
 use sluice_server::server::AppState;
 
 fn main() -> ExitCode {
+    let mut filter = std::env::var("SLUICE_LOG").unwrap_or_else(|_| "info".into());
+    // srt-tokio logs every malformed datagram at WARN: anyone could flood the log. Sluice logs
+    // what matters about SRT callers itself; ask for `srt_protocol=debug` to see the rest.
+    if !filter.contains("srt_") {
+        filter.push_str(",srt_protocol=error,srt_tokio=error");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_target(false)

@@ -75,6 +75,25 @@ pub fn describe(p: &Pipeline) -> String {
     if parts.is_empty() { "no tracks yet".to_owned() } else { parts.join(", ") }
 }
 
+/// "splice_insert out-of-network, event 42, 30.0 s break" — for logs and the API.
+pub fn describe_cue(
+    splice: &sluice_media::demux::ts::scte35::SpliceInfo,
+    pts_90k: Option<i64>,
+) -> String {
+    use sluice_media::demux::ts::scte35::SpliceCommand;
+    let what = match &splice.command {
+        SpliceCommand::Insert(i) => format!("{i:?}"),
+        SpliceCommand::TimeSignal { .. } => {
+            format!("time_signal with {} descriptor(s)", splice.descriptors.len())
+        }
+        other => format!("{other:?}"),
+    };
+    match pts_90k {
+        Some(p) => format!("{what} at input time {:.3} s", p as f64 / 90_000.0),
+        None => format!("{what} (immediate)"),
+    }
+}
+
 fn fps_text(num: u32, den: u32) -> String {
     let fps = num as f64 / den.max(1) as f64;
     if (fps - fps.round()).abs() < 0.01 { format!("{}", fps.round()) } else { format!("{fps:.2}") }
@@ -88,6 +107,8 @@ fn render(hub: &Hub, p: &Pipeline, live: bool) -> ChannelSnapshot {
         target_duration: p.target_duration(),
         part_target_s,
         summary: describe(p),
+        cues: p.cues.len(),
+        last_cue: p.cues.back().map(|c| describe_cue(&c.splice, c.at_90k)),
         published_at: Some(std::time::Instant::now()),
         ..ChannelSnapshot::default()
     };

@@ -213,3 +213,31 @@ fn srt_playback_is_readable_by_ffprobe() {
         run(Command::new("ffprobe").args(["-v", "error", &sluice.srt_url("live/none", "read")]));
     assert!(!out.status.success());
 }
+
+#[test]
+fn garbage_datagrams_do_not_stop_the_srt_listener() {
+    let sluice = Sluice::start(&[]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp socket");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..3000u32 {
+        let len = (next() % 200) as usize + 1;
+        let mut datagram: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if i % 2 == 0 && len >= 16 {
+            // Looks like an SRT control packet (top bit set) of an arbitrary type, so the
+            // packet parser goes past the first byte.
+            datagram[0] = 0x80 | (datagram[0] & 0x7f);
+            datagram[1] = (i % 0x10) as u8;
+        }
+        let _ = socket.send_to(&datagram, sluice.srt);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // The listener still takes a publisher.
+    let _pub = Publisher::srt(&sluice.srt_url("live/after", "publish"), Source::H264);
+    sluice.wait_live("live/after", Duration::from_secs(20));
+}

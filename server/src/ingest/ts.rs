@@ -63,15 +63,12 @@ impl TsIngest {
                     }
                 }
                 Event::Scte35 { pts, splice } => {
-                    // Kept as a log line until EXT-X-DATERANGE/EventStream carry them (PRODUCT.md).
                     tracing::info!(
-                        "stream {} SCTE-35 cue at {}: {splice:?}",
+                        "stream {} SCTE-35 {}",
                         publish.channel.id,
-                        pts.map_or("no time".to_owned(), |p| format!(
-                            "{:.3} s",
-                            p as f64 / 90_000.0
-                        ))
+                        crate::publish::describe_cue(&splice, pts)
                     );
+                    publish.push(IngestEvent::Cue { pts_90k: pts, splice }, now_ms);
                 }
                 Event::Unsupported { codec, .. } => {
                     if !self.ignored.contains(&codec) {
@@ -112,5 +109,61 @@ impl TsIngest {
         }
         self.announced = true;
         tracing::info!("stream {} started: {}", publish.channel.id, describe(&p));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+
+    static SCTE35: &[u8] = include_bytes!("../../../testdata/ffmpeg-x264-aac-scte35.ts");
+
+    #[test]
+    fn scte35_cues_land_on_the_channel_timeline() {
+        let hub = crate::hub_from_config(&Config::default());
+        let guard = Arc::clone(&hub).begin_publish("live", "cues").expect("publish allowed");
+        let mut ingest = TsIngest::new();
+        for chunk in SCTE35.chunks(1316) {
+            ingest.push(&guard, chunk, 1_000_000);
+        }
+        ingest.finish(&guard, 1_000_000);
+        let p = guard.channel.pipeline.lock().expect("pipeline lock");
+        assert!(!p.cues.is_empty(), "no cue kept");
+        let video = p.video.as_ref().expect("video track");
+        let first = video.ring.segments().next().expect("a segment").start_dts;
+        // The capture's cue-out and time_signal carry splice times, the cue-in is immediate,
+        // and its splice_null heartbeat is not kept.
+        assert_eq!(p.cues.len(), 3);
+        let timed: Vec<i64> = p.cues.iter().filter_map(|c| c.at_90k).collect();
+        assert_eq!(timed.len(), 2);
+        for at in timed {
+            // On the channel timeline: within the media that was published.
+            assert!(at >= first && at < first + 10 * 90_000, "cue at {at}, media from {first}");
+        }
+        assert!(p.cues.iter().all(|c| c.at_90k.is_some() == c.program_date_time_ms.is_some()));
+        drop(p);
+        assert_eq!(
+            guard.channel.snapshot().cues,
+            guard.channel.pipeline.lock().expect("lock").cues.len()
+        );
+    }
+
+    #[test]
+    fn hevc_over_ts_becomes_an_hvc1_rendition() {
+        static HEVC: &[u8] = include_bytes!("../../../testdata/ffmpeg-x265-aac.ts");
+        let hub = crate::hub_from_config(&Config::default());
+        let guard = Arc::clone(&hub).begin_publish("live", "hevc").expect("publish allowed");
+        let mut ingest = TsIngest::new();
+        for chunk in HEVC.chunks(1316) {
+            ingest.push(&guard, chunk, 0);
+        }
+        let snap = guard.channel.snapshot();
+        let video = snap.video.as_ref().expect("video");
+        assert!(video.info.codec_string().starts_with("hvc1."), "{}", video.info.codec_string());
+        assert!(snap.audio.is_some());
+        assert!(ingest.refused.is_none());
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sluice_media::cmaf::fragmenter::{FragmentOutput, Fragmenter, FragmenterConfig, SegmentPolicy};
 use sluice_media::cmaf::init::init_segment;
+use sluice_media::demux::ts::scte35::{SpliceCommand, SpliceInfo};
 use sluice_media::ring::TrackRing;
 use sluice_media::time::{VIDEO_TIMESCALE, rescale};
 use sluice_media::{AccessUnit, MediaKind, TrackInfo};
@@ -25,7 +26,25 @@ use crate::fanout::FanoutEvent;
 pub enum IngestEvent {
     Track(TrackInfo),
     Frame(AccessUnit),
+    /// An SCTE-35 splice_info_section; `pts_90k` on the input's video timeline.
+    Cue {
+        pts_90k: Option<i64>,
+        splice: SpliceInfo,
+    },
 }
+
+/// An SCTE-35 cue placed on the channel timeline (EXT-X-DATERANGE / EventStream later).
+#[derive(Debug, Clone)]
+pub struct Cue {
+    /// Splice time on the channel timeline (90 kHz), when the command carries one.
+    pub at_90k: Option<i64>,
+    /// The same instant as wall-clock (Unix ms), once the session's clock mapping exists.
+    pub program_date_time_ms: Option<i64>,
+    pub splice: SpliceInfo,
+}
+
+/// Cues kept per channel (oldest dropped first).
+const MAX_CUES: usize = 64;
 
 /// Timeline settings shared by every track of a channel.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +116,8 @@ pub struct Pipeline {
     pub ts: TsSegments,
     /// Access units (channel timeline) for the fanout, drained by the caller after each call.
     fanout: Vec<FanoutEvent>,
+    /// Recent SCTE-35 cues (splice_null heartbeats are not kept).
+    pub cues: VecDeque<Cue>,
 }
 
 /// Bound on held audio (≈ 1.4 s of AAC at 48 kHz): past it audio goes on without video.
@@ -117,6 +138,7 @@ impl Pipeline {
             video_dts_90k: None,
             ts: TsSegments::new(cfg.ring_segments),
             fanout: Vec::new(),
+            cues: VecDeque::new(),
         }
     }
 
@@ -177,7 +199,26 @@ impl Pipeline {
         match event {
             IngestEvent::Track(info) => self.set_track(info),
             IngestEvent::Frame(au) => self.push_frame(au, now_ms),
+            IngestEvent::Cue { pts_90k, splice } => self.add_cue(pts_90k, splice),
         }
+    }
+
+    /// Places a cue on the channel timeline with the session's offset (known once the
+    /// session's first frame arrived; a cue before it keeps no time).
+    fn add_cue(&mut self, pts_90k: Option<i64>, splice: SpliceInfo) -> Changes {
+        if splice.command == SpliceCommand::Null {
+            return Changes::default();
+        }
+        let session = self.session.unwrap_or_default();
+        let at_90k = pts_90k.zip(session.offset_90k).map(|(p, o)| p + o);
+        let program_date_time_ms = at_90k
+            .zip(session.wall_minus_media_ms)
+            .map(|(t, w)| rescale(t, VIDEO_TIMESCALE, 1000) + w);
+        if self.cues.len() >= MAX_CUES {
+            self.cues.pop_front();
+        }
+        self.cues.push_back(Cue { at_90k, program_date_time_ms, splice });
+        Changes { tracks: true, ..Changes::default() }
     }
 
     fn set_track(&mut self, info: TrackInfo) -> Changes {
