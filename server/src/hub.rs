@@ -67,6 +67,8 @@ pub struct TrackView {
 /// The HLS-TS endpoint as egress sees it.
 #[derive(Debug)]
 pub struct TsView {
+    /// [`crate::pipeline::TsSegments::version`] and liveness it was rendered for.
+    pub version: (u64, bool),
     pub multivariant: Rendered,
     pub playlist: Rendered,
     pub target_duration: u32,
@@ -92,7 +94,7 @@ pub struct ChannelSnapshot {
     pub audio: Option<TrackView>,
     pub multivariant: Option<Rendered>,
     /// The HLS-TS endpoint, once its first segment exists.
-    pub ts: Option<TsView>,
+    pub ts: Option<Arc<TsView>>,
     /// Human-readable description of the current stream (for logs and the API).
     pub summary: String,
     /// SCTE-35 cues kept on the channel timeline, and the newest one described.
@@ -165,6 +167,8 @@ pub struct Counters {
     pub rtmp_connections: AtomicU64,
     pub rtmp_rejected: AtomicU64,
     pub srt_rejected: AtomicU64,
+    /// SRT connections accepted (publishers and readers).
+    pub srt_connections: AtomicU64,
     /// MPEG-TS packets lost or out of order on ingest (continuity-counter errors).
     pub ts_continuity_errors: AtomicU64,
     pub ingest_bytes: AtomicU64,

@@ -54,6 +54,11 @@ pub fn render(hub: &Hub) -> Resp {
         ("sluice_rtmp_connections_total", "RTMP connections accepted", &c.rtmp_connections),
         ("sluice_rtmp_publish_rejected_total", "RTMP publish attempts refused", &c.rtmp_rejected),
         (
+            "sluice_srt_connections_total",
+            "SRT connections accepted (publishers and readers)",
+            &c.srt_connections,
+        ),
+        (
             "sluice_srt_rejected_total",
             "SRT callers refused (stream id, passphrase, busy channel)",
             &c.srt_rejected,

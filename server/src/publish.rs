@@ -29,7 +29,8 @@ impl PublishGuard {
             if changes.parts {
                 self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
             }
-            self.channel.publish(render(&self.hub, &pipeline, true));
+            let previous = self.channel.snapshot();
+            self.channel.publish(render(&self.hub, &pipeline, true, &previous));
         }
     }
 }
@@ -43,7 +44,8 @@ pub(crate) fn end_session(hub: &Hub, channel: &Channel) {
     for ev in pipeline.take_fanout() {
         channel.fanout.send(ev);
     }
-    channel.publish(render(hub, &pipeline, false));
+    let previous = channel.snapshot();
+    channel.publish(render(hub, &pipeline, false, &previous));
 }
 
 /// Human-readable stream description for logs and the API:
@@ -100,7 +102,7 @@ fn fps_text(num: u32, den: u32) -> String {
 }
 
 /// Renders every document of the channel for the pipeline's current state.
-fn render(hub: &Hub, p: &Pipeline, live: bool) -> ChannelSnapshot {
+fn render(hub: &Hub, p: &Pipeline, live: bool, previous: &ChannelSnapshot) -> ChannelSnapshot {
     let part_target_s = hub.pipeline.part_target_ms as f64 / 1000.0;
     let mut snap = ChannelSnapshot {
         live,
@@ -146,7 +148,11 @@ fn render(hub: &Hub, p: &Pipeline, live: bool) -> ChannelSnapshot {
         }
     }
     snap.multivariant = Some(Rendered::new(render_multivariant(p).into()));
-    snap.ts = render_ts(hub, p, td, live);
+    // HLS-TS changes once per segment, not per part: reuse what is still current.
+    snap.ts = match &previous.ts {
+        Some(ts) if ts.version == (p.ts.version(), live) => Some(ts.clone()),
+        _ => render_ts(hub, p, td, live).map(Arc::new),
+    };
     snap
 }
 
@@ -189,6 +195,7 @@ fn render_ts(hub: &Hub, p: &Pipeline, td: u32, live: bool) -> Option<TsView> {
         average_bandwidth: Some(avg),
     });
     Some(TsView {
+        version: (p.ts.version(), live),
         multivariant: Rendered::new(multivariant.into()),
         playlist: Rendered::new(playlist.into()),
         target_duration,

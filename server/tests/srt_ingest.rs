@@ -124,6 +124,29 @@ fn srt_h264_aac_plays_as_llhls_and_hls_ts() {
 }
 
 #[test]
+fn srt_obs_like_bframes_and_two_second_gop_play_on_both_endpoints() {
+    let sluice = Sluice::start(&[]);
+    let _pub = Publisher::srt(&sluice.srt_url("live/obs", "publish"), Source::ObsLike);
+    sluice.wait_live("live/obs", Duration::from_secs(20));
+    wait_ts_segments(&sluice, "live/obs", 2);
+    let ts = sluice.get("/live/obs/ts/video.m3u8").text();
+    // A 2 s GOP gives 2 s segments; version 3 needs TARGETDURATION ≥ every EXTINF unrounded.
+    let td: f64 = ts
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+        .and_then(|v| v.parse().ok())
+        .expect("target duration");
+    for extinf in ts.lines().filter_map(|l| l.strip_prefix("#EXTINF:")) {
+        let d: f64 = extinf.trim_end_matches(',').parse().expect("numeric EXTINF");
+        assert!(d <= td && d > 1.5, "EXTINF {d} vs TARGETDURATION {td}");
+    }
+    decode(&sluice.url("/live/obs/ts/index.m3u8"), "4");
+    decode(&sluice.url("/live/obs/hls/index.m3u8"), "4");
+    let metrics = sluice.get("/metrics").text();
+    assert!(metrics.contains("sluice_srt_connections_total 1"), "{metrics}");
+}
+
+#[test]
 fn srt_h265_aac_is_packaged_as_hvc1_and_hevc_ts() {
     let sluice = Sluice::start(&[]);
     let _pub = Publisher::srt(&sluice.srt_url("live/hevc", "publish"), Source::H265);

@@ -146,6 +146,7 @@ async fn handle(request: ConnectionRequest, hub: Arc<Hub>, cfg: &SrtConfig) {
                     return;
                 }
             };
+            hub.counters.srt_connections.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "SRT publisher connected to {channel_id} (latency {} ms)", socket.settings().recv_tsbpd_latency.as_millis());
             publish(socket, guard).await;
         }
@@ -164,6 +165,7 @@ async fn handle(request: ConnectionRequest, hub: Arc<Hub>, cfg: &SrtConfig) {
                     return;
                 }
             };
+            hub.counters.srt_connections.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "SRT reader connected to {channel_id}");
             crate::ingest::srt_read::serve_reader(socket, channel, peer).await;
         }

@@ -152,6 +152,34 @@ mod tests {
     }
 
     #[test]
+    fn audio_announced_after_video_does_not_break_the_hls_ts_segment() {
+        static H264: &[u8] = include_bytes!("../../../testdata/ffmpeg-x264-aac.ts");
+        let hub = crate::hub_from_config(&Config::default());
+        let guard = Arc::clone(&hub).begin_publish("live", "late-audio").expect("publish allowed");
+        let mut ingest = TsIngest::new();
+        for chunk in H264.chunks(1316) {
+            ingest.push(&guard, chunk, 0);
+        }
+        ingest.finish(&guard, 0);
+        // The publisher leaves: the last segment closes on both endpoints.
+        let channel = guard.channel.clone();
+        drop(guard);
+        let p = channel.pipeline.lock().expect("pipeline lock");
+        let video = p.video.as_ref().expect("video");
+        let cmaf: Vec<(u64, u64)> = video.ring.segments().map(|s| (s.msn, s.duration())).collect();
+        let ts: Vec<(u64, u64, bool)> =
+            p.ts.segments().map(|s| (s.msn, s.duration, s.discontinuity)).collect();
+        assert!(ts.iter().all(|s| !s.2), "no discontinuity in one session: {ts:?}");
+        assert_eq!(
+            ts.iter().map(|s| s.0).collect::<Vec<_>>(),
+            cmaf.iter().map(|s| s.0).collect::<Vec<_>>()
+        );
+        for (t, c) in ts.iter().zip(&cmaf) {
+            assert_eq!((t.0, t.1), *c);
+        }
+    }
+
+    #[test]
     fn hevc_over_ts_becomes_an_hvc1_rendition() {
         static HEVC: &[u8] = include_bytes!("../../../testdata/ffmpeg-x265-aac.ts");
         let hub = crate::hub_from_config(&Config::default());

@@ -54,10 +54,10 @@ pub struct TsSegments {
     max_segments: usize,
     /// Newest video decode time pushed, 90 kHz.
     video_at_90k: Option<i64>,
-    /// The next muxer output follows a break (new tracks): counters may restart.
-    discontinuity_next: bool,
     /// Discontinuities on segments already dropped from the ring.
     discontinuities_dropped: u64,
+    /// Bumped whenever the list of segments changes (playlists are re-rendered only then).
+    version: u64,
 }
 
 impl TsSegments {
@@ -71,25 +71,33 @@ impl TsSegments {
             ring: VecDeque::new(),
             max_segments,
             video_at_90k: None,
-            discontinuity_next: false,
             discontinuities_dropped: 0,
+            version: 0,
         }
     }
 
-    /// The tracks changed (new publisher or codec): what is open is closed with the old muxer.
+    /// The tracks changed. A track joining (TS announces audio only with its first ADTS frame,
+    /// after video has started) just extends the program. A changed or removed track closes
+    /// what is open with the old configuration first: its keyframes must carry their own
+    /// parameter sets. Discontinuities come from the CMAF rings via [`Self::begin`].
     pub fn set_tracks(&mut self, tracks: Vec<TrackInfo>) {
         if tracks == self.tracks {
             return;
         }
-        self.finish();
-        self.muxer = match TsMuxer::new(&tracks) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!("no HLS-TS output for these tracks: {e}");
-                None
-            }
+        let only_added = self.tracks.iter().all(|old| tracks.contains(old));
+        if !only_added {
+            self.finish(None);
+        }
+        let mut scratch = BytesMut::new();
+        let result = match self.muxer.as_mut() {
+            // Nothing is pending inside the muxer between segments, so nothing is written.
+            Some(m) => m.set_tracks(&tracks, &mut scratch).map(|_| ()),
+            None => TsMuxer::new(&tracks).map(|m| self.muxer = Some(m)),
         };
-        self.discontinuity_next = !self.ring.is_empty();
+        if let Err(e) = result {
+            tracing::warn!("no HLS-TS output for these tracks: {e}");
+            self.muxer = None;
+        }
         self.tracks = tracks;
     }
 
@@ -115,7 +123,6 @@ impl TsSegments {
         discontinuity: bool,
         previous_duration: Option<u64>,
     ) {
-        let discontinuity = discontinuity || std::mem::take(&mut self.discontinuity_next);
         let next = Open { msn, start_90k, pdt_ms, discontinuity };
         match self.open {
             None => {
@@ -132,18 +139,26 @@ impl TsSegments {
     }
 
     /// End of a session: the open segment is closed with everything pending.
-    pub fn finish(&mut self) {
+    /// `last_duration` is the closing CMAF segment's length (90 kHz) when known; otherwise the
+    /// segment ends at its last frame's decode time.
+    pub fn finish(&mut self, last_duration: Option<u64>) {
         self.close_ready(true);
         if let Some(open) = self.open.take() {
             let frames: Vec<(i64, AccessUnit)> = self.pending.drain(..).collect();
-            let duration = match (frames.first(), frames.last()) {
-                (Some(_), Some((last, _))) => (last - open.start_90k).max(0) as u64,
-                _ => 0,
+            let duration = match (last_duration, frames.last()) {
+                (Some(d), _) => d,
+                (None, Some((last, _))) => (last - open.start_90k).max(0) as u64,
+                (None, None) => 0,
             };
             self.close(open, frames, duration);
         }
         self.pending.clear();
         self.video_at_90k = None;
+    }
+
+    /// Changes whenever a segment is added or dropped.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Discontinuities on segments no longer kept (for EXT-X-DISCONTINUITY-SEQUENCE).
@@ -208,6 +223,7 @@ impl TsSegments {
         {
             self.discontinuities_dropped += u64::from(old.discontinuity);
         }
+        self.version += 1;
         self.ring.push_back(Arc::new(TsSegment {
             msn: open.msn,
             duration,
