@@ -23,7 +23,7 @@ const SERVER_ADDR: &str = "10.213.0.1";
 const PUBLISHER_ADDR: &str = "10.213.0.2";
 const CHANNEL: &str = "live/lossy";
 /// SRT receive latency on both ends: time SRT has to recover a lost packet.
-const LATENCY_MS: u64 = 20;
+const LATENCY_MS: u64 = 400;
 /// How long the lossy publish is watched once the channel is live.
 const PUBLISH_FOR: Duration = Duration::from_secs(20);
 /// The test source's frame rate (`publisher_args`: testsrc2 at 30 fps).
@@ -113,7 +113,7 @@ impl Lab {
                      ip protocol udp @th,64,1 0 counter comment \"data\"\n\
                      ip protocol udp @th,64,1 0 @th,101,1 1 counter comment \"retransmitted\"\n\
                      ip protocol udp @th,64,32 & 0xffff0000 == 0x80030000 counter comment \"nak\"\n\
-                     ip protocol udp numgen random mod 100 < 25 counter drop comment \"dropped\"\n\
+                     ip protocol udp numgen random mod 100 < 5 counter drop comment \"dropped\"\n\
                    }\n\
                  }\n",
             )
