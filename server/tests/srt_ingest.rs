@@ -264,3 +264,70 @@ fn garbage_datagrams_do_not_stop_the_srt_listener() {
     let _pub = Publisher::srt(&sluice.srt_url("live/after", "publish"), Source::H264);
     sluice.wait_live("live/after", Duration::from_secs(20));
 }
+
+#[test]
+fn many_publishers_share_the_srt_port() {
+    // Encode once, then push copies: five encoders would starve a 2-core machine.
+    let dir = TempDir::new("srt-many");
+    let clip = dir.0.join("clip.ts");
+    let out = run(Command::new("ffmpeg").args([
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "30",
+        "-bf",
+        "0",
+        "-c:a",
+        "aac",
+        "-f",
+        "mpegts",
+        clip.to_str().expect("utf-8 path"),
+    ]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sluice = Sluice::start(&[]);
+    let publishers: Vec<std::process::Child> = (0..5)
+        .map(|i| {
+            Command::new("ffmpeg")
+                .args(["-v", "error", "-re", "-stream_loop", "-1", "-i"])
+                .arg(&clip)
+                .args(["-c", "copy", "-f", "mpegts"])
+                .arg(sluice.srt_url(&format!("live/many{i}"), "publish"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ffmpeg starts")
+        })
+        .collect();
+    let _stop = KillOnDrop(publishers);
+    for i in 0..5 {
+        sluice.wait_live(&format!("live/many{i}"), Duration::from_secs(20));
+    }
+    let api = sluice.get("/api/v1/channels").text();
+    assert_eq!(api.matches("\"live\":true").count(), 5, "{api}");
+}
+
+struct KillOnDrop(Vec<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
