@@ -4,7 +4,7 @@
 //
 //   const h = new Harness();            // one per test; `await h.close()` in t.after()
 //   const sluice = await h.startSluice('serve');   // or 'demo'
-//   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });
+//   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });  // or sluice.srtUrl(id)
 //   const browser = await h.launchChromium();
 
 import { spawn } from 'node:child_process';
@@ -164,7 +164,8 @@ export class Harness {
     };
   }
 
-  /** Starts the clock-strip source (see strip.mjs) pushing to every RTMP URL in `targets`. */
+  /** Starts the clock-strip source (see strip.mjs) pushing to every URL in `targets`: FLV to
+   *  `rtmp://` URLs (`sluice.rtmpUrl(id)`), MPEG-TS to `srt://` URLs (`sluice.srtUrl(id)`). */
   startStripSource({ epoch0, targets, variant = 'zerolatency', durationS, audio = true }) {
     const args = stripSourceArgs({ epoch0, targets, variant, durationS, audio });
     return this.spawn(`ffmpeg strip ${variant}`, 'ffmpeg', args);

@@ -46,28 +46,37 @@ export function stripFilter(epoch0) {
   return parts.join(',');
 }
 
-/** Encoder settings: `zerolatency` (x264 zerolatency, 1 s GOP, no B-frames) or `obs`
- *  (OBS-like: x264 veryfast without tune, 2 B-frames, 2 s GOP). */
+/** Encoder settings: `zerolatency` (x264 zerolatency, 1 s GOP, no B-frames), `obs`
+ *  (OBS-like: x264 veryfast without tune, 2 B-frames, 2 s GOP) and `hevc` (x265 ultrafast
+ *  zerolatency, 1 s GOP, no B-frames; Chromium cannot play it, so it is for checkers). */
 export const VARIANTS = Object.freeze({
-  zerolatency: ['-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0'],
-  obs: ['-preset', 'veryfast', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-bf', '2'],
+  zerolatency: ['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0'],
+  obs: ['-c:v', 'libx264', '-preset', 'veryfast', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-bf', '2'],
+  hevc: ['-c:v', 'libx265', '-preset', 'ultrafast', '-tune', 'zerolatency',
+    '-x265-params', 'keyint=30:min-keyint=30:bframes=0:scenecut=0:log-level=error', '-b:v', '1M'],
 });
 
-/** ffmpeg arguments for the strip source pushing RTMP to every URL in `targets`
- *  (one encode; several targets go through the tee muxer). */
+/** The container a target URL takes: MPEG-TS for `srt://` (SRT carries TS), FLV for `rtmp://`. */
+export function targetFormat(url) {
+  if (url.startsWith('srt://')) return 'mpegts';
+  if (url.startsWith('rtmp://') || url.startsWith('rtmps://')) return 'flv';
+  throw new Error(`no container known for target ${url} (expected rtmp:// or srt://)`);
+}
+
+/** ffmpeg arguments for the strip source pushing to every URL in `targets`: FLV to `rtmp://`
+ *  URLs, MPEG-TS to `srt://` URLs (one encode; several targets go through the tee muxer). */
 export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', durationS, audio = true }) {
   const venc = VARIANTS[variant];
   if (!venc) throw new Error(`unknown variant ${variant}`);
+  if (!targets.length) throw new Error('no targets');
+  const formats = targets.map(targetFormat);
   const args = [
     '-hide_banner', '-loglevel', 'warning', '-nostdin',
     '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
   ];
   if (audio) args.push('-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000');
   if (durationS) args.push('-t', String(durationS));
-  args.push(
-    '-vf', stripFilter(epoch0),
-    '-c:v', 'libx264', ...venc, '-pix_fmt', 'yuv420p',
-  );
+  args.push('-vf', stripFilter(epoch0), ...venc, '-pix_fmt', 'yuv420p');
   if (audio) {
     // Audio on the same clock: sample time plus the wall time (ms since EPOCH0) at which the
     // audio graph started. Without it audio pts start at 0 while video pts start at ffmpeg's
@@ -78,10 +87,13 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
     args.push('-an');
   }
   if (targets.length === 1) {
-    args.push('-f', 'flv', targets[0]);
+    args.push('-f', formats[0], targets[0]);
   } else {
+    // With +global_header the parameter sets live only in extradata; FLV carries them in its
+    // sequence header, MPEG-TS needs them in band before every keyframe (dump_extra).
+    const opts = (f) => (f === 'mpegts' ? 'f=mpegts:bsfs/v=dump_extra' : 'f=flv');
     args.push('-map', '0:v', ...(audio ? ['-map', '1:a'] : []), '-flags', '+global_header', '-f', 'tee',
-      targets.map((t) => `[f=flv:onfail=ignore:flush_packets=1]${t}`).join('|'));
+      targets.map((t, i) => `[${opts(formats[i])}:onfail=ignore:flush_packets=1]${t}`).join('|'));
   }
   return args;
 }
