@@ -1,10 +1,12 @@
 // hls.js in headless Chromium plays Sluice's LL-HLS through the dashboard (`/?play=live/...`)
 // without stalling, in low-latency mode, and glass to glass under the product's bound.
-// Glass to glass is read off the rendered frames (clock strip, see strip.mjs).
+// Glass to glass is read off the rendered frames (clock strip, see strip.mjs). The source is
+// published over RTMP, and in one case over SRT (MPEG-TS) to compare the ingest paths.
 //
 // Env: G2G_SECONDS (default 20) = measured play time per variant.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { Harness, newPage, sleep, summarize, waitForChannel, writeResults } from './harness.mjs';
 import { LAYOUT, pageSampler } from './strip.mjs';
@@ -27,17 +29,21 @@ after(() => h.close());
 
 // x264 zerolatency + AAC; OBS-like x264 (2 B-frames, 2 s GOP) + AAC; and video only, which tells
 // audio-path problems apart from video-path ones.
+// All over RTMP (FLV), and the zerolatency source once more over SRT (MPEG-TS, 120 ms SRT
+// latency): the same player and measurement, only the ingest differs.
 const CASES = [
-  { name: 'zerolatency', variant: 'zerolatency', audio: true },
-  { name: 'obs', variant: 'obs', audio: true },
-  { name: 'zerolatency-video-only', variant: 'zerolatency', audio: false },
+  { name: 'zerolatency', variant: 'zerolatency', audio: true, ingest: 'rtmp' },
+  { name: 'obs', variant: 'obs', audio: true, ingest: 'rtmp' },
+  { name: 'zerolatency-video-only', variant: 'zerolatency', audio: false, ingest: 'rtmp' },
+  { name: 'srt-zerolatency', variant: 'zerolatency', audio: true, ingest: 'srt' },
 ];
 
-for (const { name, variant, audio } of CASES) {
-  test(`hls.js plays LL-HLS from the dashboard, ${name}: no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
+for (const { name, variant, audio, ingest } of CASES) {
+  test(`hls.js plays LL-HLS from the dashboard, ${name} (${ingest} ingest): no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
     const id = `live/g2g-${name}`;
     const epoch0 = Date.now();
-    const source = h.startStripSource({ epoch0, targets: [sluice.rtmpUrl(id)], variant, audio });
+    const target = ingest === 'srt' ? sluice.srtUrl(id) : sluice.rtmpUrl(id);
+    const source = h.startStripSource({ epoch0, targets: [target], variant, audio });
     try {
       const channel = await waitForChannel(sluice.baseUrl, id, 20000);
       const log = [];
@@ -77,7 +83,8 @@ for (const { name, variant, audio } of CASES) {
       const hlsLatency = summarize(report.hlsLatencyMs);
       const lateStalls = report.waiting.filter((w) => w.atMs > INITIAL_GRACE_MS || w.durationMs > MAX_INITIAL_STALL_MS);
       const result = {
-        date: new Date().toISOString(), case: name, variant, audio, seconds: SECONDS, channel, player,
+        date: new Date().toISOString(), case: name, variant, audio, ingest, seconds: SECONDS, channel, player,
+        loadavg: fs.readFileSync('/proc/loadavg', 'utf8').trim(),
         g2g: { median: g2g.median, p90: g2g.p90, min: g2g.min, max: g2g.max, samples: g2g.n },
         hlsLatencyMs: { median: hlsLatency.median, p90: hlsLatency.p90 },
         frames: report.frames, rejected: report.rejected, implausible: report.implausible,
@@ -85,10 +92,10 @@ for (const { name, variant, audio } of CASES) {
         playedSeconds: report.playedSeconds, log,
       };
       const file = writeResults(`hlsjs-llhls-${name}`, result);
-      console.log(`[${name}] glass-to-glass median=${g2g.median} ms p90=${g2g.p90} ms samples=${g2g.n} ` +
+      console.log(`[${name}, ${ingest}] glass-to-glass median=${g2g.median} ms p90=${g2g.p90} ms samples=${g2g.n} ` +
         `(rejected=${report.rejected}) hls.latency median=${hlsLatency.median?.toFixed(0)} ms ` +
         `parts=${player.partCount} partTarget=${player.partTarget} played=${report.playedSeconds.toFixed(1)} s ` +
-        `waiting=${JSON.stringify(report.waiting)} maxFreeze=${report.maxFreezeMs} ms -> ${file}`);
+        `waiting=${JSON.stringify(report.waiting)} maxFreeze=${report.maxFreezeMs} ms loadavg=${result.loadavg} -> ${file}`);
 
       assert.equal(player.lowLatencyMode, true, 'hls.js lowLatencyMode');
       assert.ok(player.partCount > 0 && player.canBlockReload, `playlist is LL-HLS (parts + blocking reload): ${JSON.stringify(player)}`);
