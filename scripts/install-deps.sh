@@ -11,7 +11,7 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 pkgs=(nodejs npm)
 if [ "$what" = all ]; then
-  pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl)
+  pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl iproute2 nftables)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
