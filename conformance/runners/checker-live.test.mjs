@@ -2,6 +2,9 @@
 // Sluice fed by real ffmpeg: every MUST/PROFILE rule passes over 20 s of playlist reloads,
 // blocking requests, parts and segments; then, with the encoder paused (SIGSTOP), a held
 // request gets 503 after three target durations (LLHLS-DD-05).
+// Over SRT ingest (ffmpeg MPEG-TS caller), for CHECK_SRT_SECONDS: the classic HLS-TS endpoint
+// (`/ts/index.m3u8`) of an H.264 stream passes section A and section B (TS-01..TS-08, TS-10), and
+// the LL-HLS endpoint of an H.265 (x265) stream passes section A and the CMAF-HEVC rules.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +15,7 @@ import { Harness, ROOT, sleep, waitForChannel, writeResults } from './harness.mj
 
 const CHECK = process.env.SLUICE_CHECK_BIN || path.join(ROOT, 'target/release/sluice-check');
 const SECONDS = Number(process.env.CHECK_SECONDS || 20);
+const SRT_SECONDS = Number(process.env.CHECK_SRT_SECONDS || 12);
 
 function run(args, timeoutMs) {
   return new Promise((resolve) => {
@@ -57,6 +61,58 @@ for (const variant of ['zerolatency', 'obs']) {
       } finally {
         process.kill(-source.pid, 'SIGCONT');
       }
+    } finally {
+      await source.stop();
+    }
+  });
+}
+
+/** Runs `sluice-check hls URL` for `seconds`, prints its verdict lines and returns them with the
+ *  JSON report. */
+async function checkHls(url, name, seconds) {
+  const json = path.join(ROOT, 'target/results', `checker-${name}.json`);
+  fs.mkdirSync(path.dirname(json), { recursive: true });
+  fs.rmSync(json, { force: true });
+  const r = await run(['hls', url, '--duration', String(seconds), '--json', json], (seconds + 90) * 1000);
+  const lines = r.out.split('\n');
+  for (const l of lines.filter((l) => /^(FAIL|WARN|MEASURE|SUMMARY)/.test(l))) console.log(`# [${name}] ${l}`);
+  const report = fs.existsSync(json) ? JSON.parse(fs.readFileSync(json, 'utf8')) : null;
+  return { ...r, lines, report };
+}
+
+const verdict = (report, id) => (report.results.find((x) => x.id === id) || {}).verdict;
+
+const SRT_CASES = [
+  {
+    name: 'srt-h264-ts', variant: 'zerolatency', endpoint: 'ts', codec: /^avc1\./, format: 'MPEG-TS',
+    mustPass: ['TS-01', 'TS-02', 'TS-03', 'TS-04', 'TS-05', 'TS-06', 'TS-07', 'TS-08', 'TS-10'],
+  },
+  {
+    name: 'srt-hevc-llhls', variant: 'hevc', endpoint: 'hls', codec: /^(hvc1|hev1)\./, format: 'fMP4',
+    mustPass: ['LLHLS-DD-02', 'CMAF-01', 'CMAF-05', 'CMAF-09', 'CMAF-13'],
+  },
+];
+
+for (const c of SRT_CASES) {
+  test(`sluice-check passes against the ${c.endpoint} endpoint of an SRT-published ${c.variant} stream`, { timeout: (SRT_SECONDS + 120) * 1000 }, async () => {
+    const id = `live/check-${c.name}`;
+    const source = h.startStripSource({ epoch0: Date.now(), targets: [sluice.srtUrl(id)], variant: c.variant, audio: true });
+    try {
+      const channel = await waitForChannel(sluice.baseUrl, id, 20000);
+      assert.match(channel.video.codec, c.codec, `channel video codec: ${JSON.stringify(channel.video)}`);
+      await sleep(3000); // a few segments in the window
+      const r = await checkHls(`${sluice.baseUrl}/${id}/${c.endpoint}/index.m3u8`, c.name, SRT_SECONDS);
+      writeResults(`checker-${c.name}-summary`, { code: r.code, summary: r.lines.filter((l) => l.startsWith('SUMMARY')) });
+      assert.ok(r.report, `no JSON report; output:\n${r.out.slice(-2000)}`);
+      const fails = r.report.results.filter((x) => x.verdict === 'FAIL');
+      assert.deepEqual(fails.map((x) => `${x.id}: ${x.message}`), [], 'FAIL verdicts');
+      assert.equal(r.report.summary.fail, 0, JSON.stringify(r.report.summary));
+      assert.equal(r.code, 0, `sluice-check exited ${r.code}:\n${r.lines.filter((l) => /^(FAIL|error|usage)/i.test(l)).join('\n') || r.out.slice(-2000)}`);
+      // The rules that matter for this endpoint ran and passed (not skipped as not applicable).
+      for (const rule of c.mustPass) assert.equal(verdict(r.report, rule), 'PASS', `${rule} verdict`);
+      const formats = Object.entries(r.report.measurements).filter(([k]) => k.endsWith('segment format'));
+      assert.ok(formats.length > 0 && formats.every(([, v]) => v === c.format), `segment formats: ${JSON.stringify(formats)}`);
+      assert.ok(source.running, `ffmpeg source exited during the run: ${source.tail}`);
     } finally {
       await source.stop();
     }
