@@ -18,12 +18,14 @@ pub const AVCC: &[u8] = &[
 pub const ASC_48K_STEREO: &[u8] = &[0x11, 0x90];
 
 pub fn video_track() -> TrackInfo {
-    TrackInfo {
-        id: VIDEO_TRACK,
-        kind: MediaKind::Video,
-        timescale: 90_000,
-        codec: CodecConfig::H264(AvcConfig::parse(Bytes::from_static(AVCC)).expect("valid avcC")),
-    }
+    video_track_with(CodecConfig::H264(
+        AvcConfig::parse(Bytes::from_static(AVCC)).expect("valid avcC"),
+    ))
+}
+
+/// The 90 kHz video track with another codec configuration.
+pub fn video_track_with(codec: CodecConfig) -> TrackInfo {
+    TrackInfo { id: VIDEO_TRACK, kind: MediaKind::Video, timescale: 90_000, codec }
 }
 
 pub fn audio_track() -> TrackInfo {
@@ -34,5 +36,46 @@ pub fn audio_track() -> TrackInfo {
         codec: CodecConfig::Aac(
             AudioSpecificConfig::parse(Bytes::from_static(ASC_48K_STEREO)).expect("valid ASC"),
         ),
+    }
+}
+
+/// MSB-first bit writer for building parameter sets in tests, with the exp-Golomb codes of
+/// H.264/H.265 §9.1 (the inverse of [`crate::codec::bits::BitReader`]).
+#[derive(Debug, Default)]
+pub struct BitWriter {
+    bytes: Vec<u8>,
+    nbits: usize,
+}
+
+impl BitWriter {
+    /// The low `n` bits of `v`, most significant first.
+    pub fn bits(&mut self, v: u32, n: u32) {
+        for i in (0..n).rev() {
+            if self.nbits.is_multiple_of(8) {
+                self.bytes.push(0);
+            }
+            let bit = ((v >> i) & 1) as u8;
+            let last = self.bytes.last_mut().expect("a byte was pushed above");
+            *last |= bit << (7 - (self.nbits % 8));
+            self.nbits += 1;
+        }
+    }
+
+    /// ue(v).
+    pub fn ue(&mut self, v: u32) {
+        let x = v + 1;
+        let len = 32 - x.leading_zeros();
+        self.bits(0, len - 1);
+        self.bits(x, len);
+    }
+
+    /// se(v): k > 0 codes as 2k − 1, k ≤ 0 as −2k.
+    pub fn se(&mut self, v: i32) {
+        let k = if v > 0 { 2 * v as u32 - 1 } else { 2 * (-v) as u32 };
+        self.ue(k);
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
     }
 }

@@ -9,8 +9,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::boxes::{put_unity_matrix, write_box, write_full_box};
 use crate::codec::aac::AudioSpecificConfig;
 use crate::codec::av1::Av1Config;
-use crate::codec::h264::{AvcConfig, Colour};
+use crate::codec::h264::AvcConfig;
 use crate::codec::h265::HevcConfig;
+use crate::codec::vui::{Colour, colr_values};
 use crate::track::{CodecConfig, MediaKind, TrackInfo};
 
 /// Movie timescale for `mvhd` (no durations are written, so any value works).
@@ -24,8 +25,6 @@ const TKHD_ENABLED_IN_MOVIE: u32 = 0x000003;
 const URL_SELF_CONTAINED: u32 = 0x000001;
 /// Colour defaults when the SPS does not signal them: BT.709 primaries, transfer, matrix.
 const BT709: Colour = Colour { primaries: 1, transfer: 1, matrix: 1, full_range: false };
-/// ISO/IEC 23091-2 code point 2: "Unspecified".
-const UNSPECIFIED: u8 = 2;
 
 /// Renders the init segment (ftyp + moov) for one track.
 pub fn init_segment(track: &TrackInfo) -> Bytes {
@@ -162,17 +161,10 @@ fn display_size(f: &VisualFacts) -> (u32, u32) {
     (w.min(0xffff) as u32, f.height.min(0xffff))
 }
 
+/// The signalled colour with unspecified code points written as BT.709; BT.709 when nothing is
+/// signalled.
 fn colour(f: &VisualFacts) -> Colour {
-    let Some(sig) = f.colour else {
-        return BT709;
-    };
-    let or_default = |v: u8, d: u8| if v == UNSPECIFIED { d } else { v };
-    Colour {
-        primaries: or_default(sig.primaries, BT709.primaries),
-        transfer: or_default(sig.transfer, BT709.transfer),
-        matrix: or_default(sig.matrix, BT709.matrix),
-        full_range: sig.full_range,
-    }
+    f.colour.map_or(BT709, colr_values)
 }
 
 fn write_minf(b: &mut BytesMut, track: &TrackInfo) {
@@ -320,8 +312,22 @@ fn put_descriptor(b: &mut BytesMut, tag: u8, payload: &[u8]) {
 mod tests {
     use super::super::boxes::reader::*;
     use super::*;
-    use crate::test_support::{AVCC, audio_track, video_track};
+    use crate::test_support::{AVCC, audio_track, video_track, video_track_with};
     use crate::track::VIDEO_TRACK;
+
+    /// The init segment of a video track with `codec`, checked to have the `width`×`height` in
+    /// tkhd and in its one sample entry (named `entry`); returns the boxes after the
+    /// VisualSampleEntry fields.
+    fn visual_entry_boxes(codec: CodecConfig, entry: &[u8; 4], width: u32, height: u32) -> Bytes {
+        let init = init_segment(&video_track_with(codec));
+        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
+        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (width << 16, height << 16));
+        let stsd = path(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]);
+        assert_eq!(u32_at(stsd, 4), 1);
+        let e = child(&stsd[8..], entry);
+        assert_eq!((u32::from(u16_at(e, 24)), u32::from(u16_at(e, 26))), (width, height));
+        Bytes::copy_from_slice(&e[78..])
+    }
 
     #[test]
     fn ftyp_declares_cmaf_brands() {
@@ -370,45 +376,20 @@ mod tests {
     fn hevc_init_has_hvc1_entry_with_hvcc_verbatim() {
         let config = HevcConfig::parse(Bytes::from(crate::codec::h265::fixtures::ffmpeg_hvcc()))
             .expect("valid hvcC");
-        let track = TrackInfo {
-            id: VIDEO_TRACK,
-            kind: MediaKind::Video,
-            timescale: 90_000,
-            codec: CodecConfig::H265(config.clone()),
-        };
-        let init = init_segment(&track);
-        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
-        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (320 << 16, 240 << 16));
-        let stsd = path(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]);
-        assert_eq!(u32_at(stsd, 4), 1);
-        let hvc1 = child(&stsd[8..], b"hvc1");
-        assert_eq!((u16_at(hvc1, 24), u16_at(hvc1, 26)), (320, 240));
-        let entries = &hvc1[78..];
-        assert_eq!(child(entries, b"hvcC"), &config.record[..]);
-        assert_eq!(child(entries, b"pasp"), &[0, 0, 0, 1, 0, 0, 0, 1]);
-        assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
+        let entries = visual_entry_boxes(CodecConfig::H265(config.clone()), b"hvc1", 320, 240);
+        assert_eq!(child(&entries, b"hvcC"), &config.record[..]);
+        assert_eq!(child(&entries, b"pasp"), &[0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(child(&entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
     }
 
     #[test]
     fn av1_init_has_av01_entry_with_av1c_verbatim() {
         let config = Av1Config::parse(Bytes::from_static(crate::codec::av1::fixtures::SVT_AV1C))
             .expect("valid av1C");
-        let track = TrackInfo {
-            id: VIDEO_TRACK,
-            kind: MediaKind::Video,
-            timescale: 90_000,
-            codec: CodecConfig::Av1(config.clone()),
-        };
-        let init = init_segment(&track);
-        let tkhd = path(&init, &[b"moov", b"trak", b"tkhd"]);
-        assert_eq!((u32_at(tkhd, 76), u32_at(tkhd, 80)), (320 << 16, 240 << 16));
-        let stsd = path(&init, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]);
-        let av01 = child(&stsd[8..], b"av01");
-        assert_eq!((u16_at(av01, 24), u16_at(av01, 26)), (320, 240));
-        let entries = &av01[78..];
-        assert_eq!(child(entries, b"av1C"), &config.record[..]);
+        let entries = visual_entry_boxes(CodecConfig::Av1(config.clone()), b"av01", 320, 240);
+        assert_eq!(child(&entries, b"av1C"), &config.record[..]);
         // Unspecified colour in the sequence header: BT.709 in colr, limited range.
-        assert_eq!(child(entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
+        assert_eq!(child(&entries, b"colr"), b"nclx\0\x01\0\x01\0\x01\0");
     }
 
     #[test]

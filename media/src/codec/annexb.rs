@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::h264::{self, H264Error};
+use super::nal::{self, NalError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AnnexBError {
@@ -22,13 +22,11 @@ pub enum AnnexBError {
     NalTooLong(usize),
 }
 
-impl From<H264Error> for AnnexBError {
-    fn from(e: H264Error) -> Self {
+impl From<NalError> for AnnexBError {
+    fn from(e: NalError) -> Self {
         match e {
-            H264Error::BadNalLength { len, left } => AnnexBError::BadNalLength { len, left },
-            H264Error::BadLengthSize(n) => AnnexBError::BadLengthSize(n),
-            // nal_units() reports only the two errors above; keep the sizes honest anyway.
-            _ => AnnexBError::BadNalLength { len: 0, left: 0 },
+            NalError::BadNalLength { len, left } => AnnexBError::BadNalLength { len, left },
+            NalError::BadLengthSize(n) => AnnexBError::BadLengthSize(n),
         }
     }
 }
@@ -120,10 +118,9 @@ pub fn to_annex_b(data: &[u8], length_size: u8) -> Result<Bytes, AnnexBError> {
 }
 
 /// [`to_annex_b`] appending to `out`. On error `out` keeps the NAL units converted before the
-/// bad length; callers that need all-or-nothing check with [`h264::scan_sample`] first or
-/// truncate back.
+/// bad length; callers that need all-or-nothing check with [`nal::scan`] first or truncate back.
 pub fn append_annex_b(data: &[u8], length_size: u8, out: &mut BytesMut) -> Result<(), AnnexBError> {
-    for nal in h264::nal_units(data, length_size) {
+    for nal in nal::nal_units(data, length_size) {
         put_nal(out, nal?);
     }
     Ok(())

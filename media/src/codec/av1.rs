@@ -7,7 +7,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::bits::{BitReader, Truncated};
-use super::h264::Colour;
+pub use super::vui::colr_values;
+use super::vui::{Colour, reduced_rate};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Av1Error {
@@ -264,20 +265,6 @@ impl Av1Config {
     }
 }
 
-/// The colour a `colr` (nclx) box carries for this description: unspecified (2) primaries,
-/// transfer or matrix become BT.709 (1), as the H.264/HEVC entries do.
-pub fn colr_values(c: Colour) -> Colour {
-    const UNSPECIFIED: u8 = 2;
-    const BT709: u8 = 1;
-    let or_709 = |v: u8| if v == UNSPECIFIED { BT709 } else { v };
-    Colour {
-        primaries: or_709(c.primaries),
-        transfer: or_709(c.transfer),
-        matrix: or_709(c.matrix),
-        full_range: c.full_range,
-    }
-}
-
 fn put_leb128(b: &mut BytesMut, mut v: usize) {
     loop {
         let byte = (v & 0x7f) as u8;
@@ -485,21 +472,6 @@ fn read_uvlc(r: &mut BitReader<'_>) -> Result<u32, Truncated> {
     }
     let value = r.read_bits(leading_zeros)?;
     Ok(value.saturating_add((1u32 << leading_zeros) - 1))
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-fn reduced_rate(num: u64, den: u64) -> Option<(u32, u32)> {
-    if num == 0 || den == 0 {
-        return None;
-    }
-    let g = gcd(num, den);
-    Some((u32::try_from(num / g).ok()?, u32::try_from(den / g).ok()?))
 }
 
 /// What [`scan_temporal_unit`] found.

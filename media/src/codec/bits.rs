@@ -1,5 +1,8 @@
-//! An MSB-first bit reader over a byte slice, with the exp-Golomb codes H.264 headers use
-//! (ISO/IEC 14496-10 §9.1). Shared by the codec parsers; every read is bounds-checked.
+//! Readers the codec parsers share: an MSB-first bit reader over a byte slice, with the
+//! exp-Golomb codes H.264 and H.265 headers use (ISO/IEC 14496-10 §9.1), and a big-endian byte
+//! reader for decoder configuration records. Every read is bounds-checked.
+
+use bytes::Bytes;
 
 /// Reading past the end of the data (the only way a bit read can fail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +83,41 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// Big-endian byte reader over a decoder configuration record held in `Bytes`: length-prefixed
+/// parts come back as slices of the same buffer, without copying. Past the end reads give
+/// `None`.
+#[derive(Debug, Clone)]
+pub struct ByteReader<'a> {
+    data: &'a Bytes,
+    pos: usize,
+}
+
+impl<'a> ByteReader<'a> {
+    /// A reader positioned at byte `pos` of `data`.
+    pub fn at(data: &'a Bytes, pos: usize) -> Self {
+        Self { data, pos }
+    }
+
+    pub fn u8(&mut self) -> Option<u8> {
+        let b = *self.data.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    pub fn u16(&mut self) -> Option<u16> {
+        Some(u16::from(self.u8()?) << 8 | u16::from(self.u8()?))
+    }
+
+    /// An `unsigned int(16)` length, then that many bytes (returned as a slice of the record).
+    pub fn u16_prefixed(&mut self) -> Option<Bytes> {
+        let len = usize::from(self.u16()?);
+        let end = self.pos.checked_add(len).filter(|&end| end <= self.data.len())?;
+        let part = self.data.slice(self.pos..end);
+        self.pos = end;
+        Some(part)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +144,20 @@ mod tests {
         let mut r = BitReader::new(&[0b1010_0110, 0b0100_0010, 0b1000_0000]);
         let se: Vec<i32> = (0..5).map(|_| r.read_se().unwrap()).collect();
         assert_eq!(se, vec![0, 1, -1, 2, -2]);
+    }
+
+    #[test]
+    fn byte_reader_slices_length_prefixed_parts_and_stops_at_the_end() {
+        let rec = Bytes::from_static(&[0xaa, 0x01, 0x02, 0, 2, 0x67, 0x42, 0, 5, 0x68]);
+        let mut r = ByteReader::at(&rec, 1);
+        assert_eq!(r.u16(), Some(0x0102));
+        let part = r.u16_prefixed().unwrap();
+        assert_eq!(&part[..], &[0x67, 0x42]);
+        assert_eq!(part.as_ptr(), rec[5..].as_ptr());
+        assert_eq!(r.clone().u16_prefixed(), None, "length 5 overruns the 1 byte left");
+        assert_eq!(r.u16(), Some(5));
+        assert_eq!(r.u8(), Some(0x68));
+        assert_eq!(r.u8(), None);
     }
 
     #[test]

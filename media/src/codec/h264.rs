@@ -5,7 +5,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::bits::{BitReader, Truncated};
+use super::bits::{BitReader, ByteReader, Truncated};
+use super::nal::{self, NalError};
+pub use super::nal::{NalUnits, nal_units, unescape_rbsp};
+pub use super::vui::Colour;
+use super::vui::{parse_vui_head, reduced_rate};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum H264Error {
@@ -27,6 +31,15 @@ pub enum H264Error {
     TooManyParameterSets(usize),
     #[error("parameter set of {0} bytes does not fit an avcC record")]
     ParameterSetTooLong(usize),
+}
+
+impl From<NalError> for H264Error {
+    fn from(e: NalError) -> Self {
+        match e {
+            NalError::BadLengthSize(n) => H264Error::BadLengthSize(n),
+            NalError::BadNalLength { len, left } => H264Error::BadNalLength { len, left },
+        }
+    }
 }
 
 /// NAL unit types (ISO/IEC 14496-10 Table 7-1) this crate looks at.
@@ -61,37 +74,30 @@ pub struct AvcConfig {
 impl AvcConfig {
     /// Parses an AVCDecoderConfigurationRecord and its first SPS.
     pub fn parse(record: Bytes) -> Result<Self, H264Error> {
-        let mut r = ByteReader { data: &record, pos: 0 };
+        let mut r = ByteReader::at(&record, 0);
         // configurationVersion = 1
-        let version = r.u8()?;
+        let version = r.u8().ok_or(H264Error::Truncated)?;
         if version != 1 {
             return Err(H264Error::BadVersion(version));
         }
-        let _profile = r.u8()?;
-        let _compat = r.u8()?;
-        let _level = r.u8()?;
+        // AVCProfileIndication, profile_compatibility, AVCLevelIndication: the SPS has them.
+        for _ in 0..3 {
+            r.u8().ok_or(H264Error::Truncated)?;
+        }
         // bit(6) reserved = '111111'b; unsigned int(2) lengthSizeMinusOne;
         // "The value of this field shall be one of 0, 1, or 3 corresponding to a length encoded
         // with 1, 2, or 4 bytes, respectively."
-        let length_size_minus_one = r.u8()? & 0x03;
+        let length_size_minus_one = r.u8().ok_or(H264Error::Truncated)? & 0x03;
         if length_size_minus_one == 2 {
             return Err(H264Error::BadLengthSize(length_size_minus_one));
         }
         // bit(3) reserved = '111'b; unsigned int(5) numOfSequenceParameterSets;
-        let num_sps = r.u8()? & 0x1f;
-        let mut sps = Vec::with_capacity(usize::from(num_sps));
-        for _ in 0..num_sps {
-            let len = usize::from(r.u16()?);
-            let (start, end) = r.take(len)?;
-            sps.push(record.slice(start..end));
-        }
-        let num_pps = r.u8()?;
-        let mut pps = Vec::with_capacity(usize::from(num_pps));
-        for _ in 0..num_pps {
-            let len = usize::from(r.u16()?);
-            let (start, end) = r.take(len)?;
-            pps.push(record.slice(start..end));
-        }
+        let num_sps = r.u8().ok_or(H264Error::Truncated)? & 0x1f;
+        let sps = (0..num_sps).map(|_| r.u16_prefixed()).collect::<Option<Vec<_>>>();
+        let sps = sps.ok_or(H264Error::Truncated)?;
+        let num_pps = r.u8().ok_or(H264Error::Truncated)?;
+        let pps = (0..num_pps).map(|_| r.u16_prefixed()).collect::<Option<Vec<_>>>();
+        let pps = pps.ok_or(H264Error::Truncated)?;
         // Trailing high-profile fields (chroma_format etc.) are not needed: the SPS has them.
         let first = sps.first().ok_or(H264Error::NoSps)?;
         let info = Sps::parse(first)?;
@@ -141,12 +147,12 @@ impl AvcConfig {
         // checked above to fit 5 bits.
         rec.put_u8(0xe0 | sps.len() as u8);
         for s in sps {
-            put_parameter_set(&mut rec, s)?;
+            nal::put_parameter_set(&mut rec, s).map_err(H264Error::ParameterSetTooLong)?;
         }
         // numOfPictureParameterSets: checked above to fit 8 bits.
         rec.put_u8(pps.len() as u8);
         for p in pps {
-            put_parameter_set(&mut rec, p)?;
+            nal::put_parameter_set(&mut rec, p).map_err(H264Error::ParameterSetTooLong)?;
         }
         // "if( profile_idc == 100 || profile_idc == 110 || profile_idc == 122 ||
         // profile_idc == 144 )": chroma_format, bit depths and the (empty) SPS extension list.
@@ -180,59 +186,10 @@ impl AvcConfig {
         if self.nal_length_size == 4 {
             return self.clone();
         }
-        let mut rec = BytesMut::from(&self.record[..]);
-        // parse() proved the record has at least 5 bytes.
-        if let Some(b) = rec.get_mut(4) {
-            *b |= 0x03;
-        }
-        let record = rec.freeze();
-        let sps = self.sps.iter().map(|s| rebase(&record, &self.record, s)).collect();
-        let pps = self.pps.iter().map(|s| rebase(&record, &self.record, s)).collect();
+        // parse() proved the record has at least 5 bytes; lengthSizeMinusOne is in byte 4.
+        let (record, [sps, pps]) =
+            nal::with_four_byte_lengths(&self.record, 4, [&self.sps, &self.pps]);
         Self { record, nal_length_size: 4, sps, pps, ..self.clone() }
-    }
-}
-
-/// Writes "unsigned int(16) sequenceParameterSetLength; bit(8*…) sequenceParameterSetNALUnit"
-/// (same layout for PPS).
-fn put_parameter_set(rec: &mut BytesMut, nal: &[u8]) -> Result<(), H264Error> {
-    let len = u16::try_from(nal.len()).map_err(|_| H264Error::ParameterSetTooLong(nal.len()))?;
-    rec.put_u16(len);
-    rec.put_slice(nal);
-    Ok(())
-}
-
-/// Re-slices `part` (a slice of `old`) out of `new`, which has the same layout.
-fn rebase(new: &Bytes, old: &Bytes, part: &Bytes) -> Bytes {
-    let start = (part.as_ptr() as usize).wrapping_sub(old.as_ptr() as usize);
-    new.get(start..start + part.len()).map_or_else(|| part.clone(), |s| new.slice_ref(s))
-}
-
-/// Big-endian byte reader over the record; positions are returned so the caller can slice the
-/// original `Bytes` without copying.
-struct ByteReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl ByteReader<'_> {
-    fn u8(&mut self) -> Result<u8, H264Error> {
-        let b = *self.data.get(self.pos).ok_or(H264Error::Truncated)?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn u16(&mut self) -> Result<u16, H264Error> {
-        Ok(u16::from(self.u8()?) << 8 | u16::from(self.u8()?))
-    }
-
-    fn take(&mut self, len: usize) -> Result<(usize, usize), H264Error> {
-        let end = self.pos.checked_add(len).ok_or(H264Error::Truncated)?;
-        if end > self.data.len() {
-            return Err(H264Error::Truncated);
-        }
-        let start = self.pos;
-        self.pos = end;
-        Ok((start, end))
     }
 }
 
@@ -255,38 +212,6 @@ pub struct Sps {
     /// VUI colour description (primaries, transfer, matrix, full range), when signalled.
     pub colour: Option<Colour>,
 }
-
-/// VUI colour description (ISO/IEC 23091-2 code points).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Colour {
-    pub primaries: u8,
-    pub transfer: u8,
-    pub matrix: u8,
-    pub full_range: bool,
-}
-
-/// Table E-1: sample aspect ratios for aspect_ratio_idc 1..=16.
-const SAR_TABLE: [(u16, u16); 16] = [
-    (1, 1),
-    (12, 11),
-    (10, 11),
-    (16, 11),
-    (40, 33),
-    (24, 11),
-    (20, 11),
-    (32, 11),
-    (80, 33),
-    (18, 11),
-    (15, 11),
-    (64, 33),
-    (160, 99),
-    (4, 3),
-    (3, 2),
-    (2, 1),
-];
-
-/// aspect_ratio_idc value meaning "Extended_SAR" (explicit sar_width/sar_height follow).
-const EXTENDED_SAR: u32 = 255;
 
 impl Sps {
     /// Parses one SPS NAL unit (with its 1-byte NAL header, emulation prevention in place).
@@ -435,40 +360,7 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), Truncated
 
 /// vui_parameters( ) (§E.1.1) up to timing info.
 fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), Truncated> {
-    if r.read_flag()? {
-        // aspect_ratio_info_present_flag
-        let idc = r.read_bits(8)?;
-        if idc == EXTENDED_SAR {
-            let w = r.read_bits(16)? as u16;
-            let h = r.read_bits(16)? as u16;
-            if w != 0 && h != 0 {
-                sps.sample_aspect_ratio = Some((w, h));
-            }
-        } else if (1..=16).contains(&idc) {
-            sps.sample_aspect_ratio = SAR_TABLE.get(idc as usize - 1).copied();
-        }
-    }
-    if r.read_flag()? {
-        // overscan_info_present_flag
-        let _overscan_appropriate = r.read_flag()?;
-    }
-    if r.read_flag()? {
-        // video_signal_type_present_flag
-        let _video_format = r.read_bits(3)?;
-        let full_range = r.read_flag()?;
-        if r.read_flag()? {
-            // colour_description_present_flag
-            let primaries = r.read_bits(8)? as u8;
-            let transfer = r.read_bits(8)? as u8;
-            let matrix = r.read_bits(8)? as u8;
-            sps.colour = Some(Colour { primaries, transfer, matrix, full_range });
-        }
-    }
-    if r.read_flag()? {
-        // chroma_loc_info_present_flag
-        let _top = r.read_ue()?;
-        let _bottom = r.read_ue()?;
-    }
+    parse_vui_head(r, &mut sps.sample_aspect_ratio, &mut sps.colour)?;
     if r.read_flag()? {
         // timing_info_present_flag. "time_scale is the number of time units that pass in one
         // second … num_units_in_tick … corresponds to one increment (called a clock tick)";
@@ -480,79 +372,6 @@ fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), Truncated> {
     Ok(())
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-fn reduced_rate(num: u64, den: u64) -> Option<(u32, u32)> {
-    if num == 0 || den == 0 {
-        return None;
-    }
-    let g = gcd(num, den);
-    Some((u32::try_from(num / g).ok()?, u32::try_from(den / g).ok()?))
-}
-
-/// Removes emulation prevention bytes: "emulation_prevention_three_byte … a byte equal to
-/// 0x03" that follows two zero bytes (§7.4.1) and is discarded by the decoder.
-pub fn unescape_rbsp(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut zeros = 0usize;
-    for &b in data {
-        if zeros >= 2 && b == 0x03 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-/// Iterator over the NAL units of one length-prefixed (AVCC) sample.
-#[derive(Debug, Clone)]
-pub struct NalUnits<'a> {
-    data: &'a [u8],
-    length_size: usize,
-    failed: bool,
-}
-
-/// Splits a length-prefixed sample into its NAL units. A length that overruns the sample ends
-/// the iteration with an error.
-pub fn nal_units(data: &[u8], length_size: u8) -> NalUnits<'_> {
-    NalUnits { data, length_size: usize::from(length_size), failed: false }
-}
-
-impl<'a> Iterator for NalUnits<'a> {
-    type Item = Result<&'a [u8], H264Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.data.is_empty() {
-            return None;
-        }
-        if !matches!(self.length_size, 1 | 2 | 4) {
-            self.failed = true;
-            return Some(Err(H264Error::BadLengthSize(self.length_size as u8)));
-        }
-        let Some((prefix, rest)) = self.data.split_at_checked(self.length_size) else {
-            self.failed = true;
-            return Some(Err(H264Error::BadNalLength {
-                len: self.length_size,
-                left: self.data.len(),
-            }));
-        };
-        let len = prefix.iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
-        let Some((nal, rest)) = rest.split_at_checked(len) else {
-            self.failed = true;
-            return Some(Err(H264Error::BadNalLength { len, left: rest.len() }));
-        };
-        self.data = rest;
-        Some(Ok(nal))
-    }
-}
-
 /// The NAL unit type of a NAL unit (its first byte's low 5 bits).
 pub fn nal_unit_type(nal: &[u8]) -> Option<u8> {
     nal.first().map(|b| b & 0x1f)
@@ -561,15 +380,9 @@ pub fn nal_unit_type(nal: &[u8]) -> Option<u8> {
 /// Checks that a sample splits cleanly into non-empty NAL units and reports whether one of
 /// them is an IDR slice (nal_unit_type 5).
 pub fn scan_sample(data: &[u8], length_size: u8) -> Result<SampleInfo, H264Error> {
-    let mut info = SampleInfo { nal_units: 0, has_idr: false };
-    for nal in nal_units(data, length_size) {
-        let nal = nal?;
-        info.nal_units += 1;
-        if nal_unit_type(nal) == Some(nal_type::IDR_SLICE) {
-            info.has_idr = true;
-        }
-    }
-    Ok(info)
+    let is_idr = |nal: &[u8]| nal_unit_type(nal) == Some(nal_type::IDR_SLICE);
+    let (nal_units, has_idr) = nal::scan(data, length_size, is_idr)?;
+    Ok(SampleInfo { nal_units, has_idr })
 }
 
 /// What [`scan_sample`] found.
@@ -588,23 +401,13 @@ pub fn contains_idr(data: &[u8], length_size: u8) -> bool {
 /// Rewrites a length-prefixed sample to 4-byte length prefixes (returns it unchanged when it
 /// already uses 4).
 pub fn to_four_byte_lengths(data: &Bytes, length_size: u8) -> Result<Bytes, H264Error> {
-    if length_size == 4 {
-        scan_sample(data, 4)?;
-        return Ok(data.clone());
-    }
-    let mut out = BytesMut::with_capacity(data.len() + data.len() / 4 + 8);
-    for nal in nal_units(data, length_size) {
-        let nal = nal?;
-        // The source length fits 1 or 2 bytes, so it fits 4.
-        out.put_u32(nal.len() as u32);
-        out.put_slice(nal);
-    }
-    Ok(out.freeze())
+    Ok(nal::to_four_byte_lengths(data, length_size)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::BitWriter;
 
     /// The SPS of `testdata/ffmpeg-x264-aac-baseline.flv` (x264 constrained baseline, level 3.0,
     /// 640x360 with 8 lines cropped from 368, VUI timing 30 fps).
@@ -731,20 +534,6 @@ mod tests {
     }
 
     #[test]
-    fn interlaced_vui_rate_is_reduced_frame_rate() {
-        // 29.97 fps as time_scale 60000, num_units_in_tick 1001 → (60000, 2002) → (30000, 1001).
-        assert_eq!(reduced_rate(60000, 2002), Some((30000, 1001)));
-        assert_eq!(reduced_rate(0, 2), None);
-        assert_eq!(reduced_rate(50, 0), None);
-    }
-
-    #[test]
-    fn emulation_prevention_bytes_are_removed() {
-        assert_eq!(unescape_rbsp(&[0, 0, 3, 1, 0, 0, 3, 0, 0, 3]), vec![0, 0, 1, 0, 0, 0, 0]);
-        assert_eq!(unescape_rbsp(&[0, 3, 0]), vec![0, 3, 0]);
-    }
-
-    #[test]
     fn record_errors_are_reported() {
         assert_eq!(AvcConfig::parse(Bytes::new()), Err(H264Error::Truncated));
         assert_eq!(
@@ -789,39 +578,5 @@ mod tests {
         let sample = Bytes::from_static(&[0, 2, 0x65, 0x88, 0, 1, 0x06]);
         let out = to_four_byte_lengths(&sample, 2).unwrap();
         assert_eq!(&out[..], &[0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 1, 0x06]);
-    }
-
-    /// Test-only MSB-first bit writer for building SPSs.
-    #[derive(Default)]
-    struct BitWriter {
-        bytes: Vec<u8>,
-        nbits: usize,
-    }
-
-    impl BitWriter {
-        fn bits(&mut self, v: u32, n: u32) {
-            for i in (0..n).rev() {
-                if self.nbits.is_multiple_of(8) {
-                    self.bytes.push(0);
-                }
-                let bit = ((v >> i) & 1) as u8;
-                let last = self.bytes.last_mut().unwrap();
-                *last |= bit << (7 - (self.nbits % 8));
-                self.nbits += 1;
-            }
-        }
-        fn ue(&mut self, v: u32) {
-            let x = v + 1;
-            let len = 32 - x.leading_zeros();
-            self.bits(0, len - 1);
-            self.bits(x, len);
-        }
-        fn se(&mut self, v: i32) {
-            let k = if v > 0 { 2 * v as u32 - 1 } else { 2 * (-v) as u32 };
-            self.ue(k);
-        }
-        fn finish(self) -> Vec<u8> {
-            self.bytes
-        }
     }
 }

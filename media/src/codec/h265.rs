@@ -6,8 +6,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::bits::{BitReader, Truncated};
-use super::h264::{self, Colour, unescape_rbsp};
+use super::bits::{BitReader, ByteReader, Truncated};
+use super::nal::{self, NalError, unescape_rbsp};
+use super::vui::{Colour, parse_vui_head, reduced_rate};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum H265Error {
@@ -25,6 +26,15 @@ pub enum H265Error {
     TooLong(usize),
     #[error("NAL unit length {len} overruns the {left} bytes left in the sample")]
     BadNalLength { len: usize, left: usize },
+}
+
+impl From<NalError> for H265Error {
+    fn from(e: NalError) -> Self {
+        match e {
+            NalError::BadLengthSize(n) => H265Error::BadLengthSize(n),
+            NalError::BadNalLength { len, left } => H265Error::BadNalLength { len, left },
+        }
+    }
 }
 
 /// NAL unit types (ITU-T H.265 Table 7-1) this crate looks at.
@@ -107,8 +117,7 @@ pub struct HevcConfig {
 impl HevcConfig {
     /// Parses an HEVCDecoderConfigurationRecord (ISO/IEC 14496-15 §8.3.3.1.2) and its first SPS.
     pub fn parse(record: Bytes) -> Result<Self, H265Error> {
-        let data = &record[..];
-        let header = data.get(..HVCC_HEADER_LEN).ok_or(H265Error::Truncated)?;
+        let header = record.get(..HVCC_HEADER_LEN).ok_or(H265Error::Truncated)?;
         // "unsigned int(8) configurationVersion = 1;"
         if header[0] != 1 {
             return Err(H265Error::BadVersion(header[0]));
@@ -122,23 +131,15 @@ impl HevcConfig {
         }
         let num_arrays = header[22];
         let (mut vps, mut sps, mut pps) = (Vec::new(), Vec::new(), Vec::new());
-        let mut pos = HVCC_HEADER_LEN;
+        let mut r = ByteReader::at(&record, HVCC_HEADER_LEN);
         for _ in 0..num_arrays {
             // "bit(1) array_completeness; unsigned int(1) reserved = 0;
             // unsigned int(6) NAL_unit_type; unsigned int(16) numNalus;"
-            let h = data.get(pos..pos + 3).ok_or(H265Error::Truncated)?;
-            let kind = h[0] & 0x3f;
-            let count = u16::from_be_bytes([h[1], h[2]]);
-            pos += 3;
+            let kind = r.u8().ok_or(H265Error::Truncated)? & 0x3f;
+            let count = r.u16().ok_or(H265Error::Truncated)?;
             for _ in 0..count {
-                let l = data.get(pos..pos + 2).ok_or(H265Error::Truncated)?;
-                let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
-                let start = pos + 2;
-                let end = start + len;
-                if end > data.len() {
-                    return Err(H265Error::Truncated);
-                }
-                let nal = record.slice(start..end);
+                // "unsigned int(16) nalUnitLength; bit(8*nalUnitLength) nalUnit;"
+                let nal = r.u16_prefixed().ok_or(H265Error::Truncated)?;
                 match kind {
                     nal_type::VPS => vps.push(nal),
                     nal_type::SPS => sps.push(nal),
@@ -146,7 +147,6 @@ impl HevcConfig {
                     // SEI arrays (and anything else) stay in the record only.
                     _ => {}
                 }
-                pos = end;
             }
         }
         let info = Sps::parse(sps.first().ok_or(H265Error::Missing("SPS"))?)?;
@@ -224,9 +224,7 @@ impl HevcConfig {
             let count = u16::try_from(nals.len()).map_err(|_| H265Error::TooLong(nals.len()))?;
             rec.put_u16(count);
             for nal in nals {
-                let len = u16::try_from(nal.len()).map_err(|_| H265Error::TooLong(nal.len()))?;
-                rec.put_u16(len);
-                rec.put_slice(nal);
+                nal::put_parameter_set(&mut rec, nal).map_err(H265Error::TooLong)?;
             }
         }
         Self::parse(rec.freeze())
@@ -270,30 +268,12 @@ impl HevcConfig {
         if self.nal_length_size == 4 {
             return self.clone();
         }
-        let mut rec = BytesMut::from(&self.record[..]);
-        // parse() proved the record has at least HVCC_HEADER_LEN bytes.
-        if let Some(b) = rec.get_mut(21) {
-            *b |= 0x03;
-        }
-        let record = rec.freeze();
-        let rebase_all =
-            |v: &[Bytes]| v.iter().map(|s| rebase(&record, &self.record, s)).collect::<Vec<_>>();
-        Self {
-            vps: rebase_all(&self.vps),
-            sps: rebase_all(&self.sps),
-            pps: rebase_all(&self.pps),
-            record: record.clone(),
-            nal_length_size: 4,
-            ..self.clone()
-        }
+        // parse() proved the record has at least HVCC_HEADER_LEN bytes; lengthSizeMinusOne is
+        // in byte 21.
+        let (record, [vps, sps, pps]) =
+            nal::with_four_byte_lengths(&self.record, 21, [&self.vps, &self.sps, &self.pps]);
+        Self { record, vps, sps, pps, nal_length_size: 4, ..self.clone() }
     }
-}
-
-/// Re-slices `part` (a slice of `old`) out of `new`, which has the same layout.
-fn rebase(new: &Bytes, old: &Bytes, part: &Bytes) -> Bytes {
-    let start = (part.as_ptr() as usize).wrapping_sub(old.as_ptr() as usize);
-    new.get(start..start.wrapping_add(part.len()))
-        .map_or_else(|| part.clone(), |s| new.slice_ref(s))
 }
 
 /// The sequence parameter set fields Sluice uses (H.265 §7.3.2.2.1, §7.3.3, §E.2.1).
@@ -321,29 +301,6 @@ pub struct Sps {
     /// VUI colour description, when signalled.
     pub colour: Option<Colour>,
 }
-
-/// Table E-1: sample aspect ratios for aspect_ratio_idc 1..=16 (same as H.264's).
-const SAR_TABLE: [(u16, u16); 16] = [
-    (1, 1),
-    (12, 11),
-    (10, 11),
-    (16, 11),
-    (40, 33),
-    (24, 11),
-    (20, 11),
-    (32, 11),
-    (80, 33),
-    (18, 11),
-    (15, 11),
-    (64, 33),
-    (160, 99),
-    (4, 3),
-    (3, 2),
-    (2, 1),
-];
-
-/// aspect_ratio_idc "EXTENDED_SAR".
-const EXTENDED_SAR: u32 = 255;
 
 impl Sps {
     /// Parses one base-layer SPS NAL unit (2-byte NAL header included, emulation prevention in
@@ -614,40 +571,7 @@ fn skip_st_ref_pic_set(
 
 /// vui_parameters( ) (§E.2.1) up to the timing info.
 fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), Truncated> {
-    if r.read_flag()? {
-        // aspect_ratio_info_present_flag
-        let idc = r.read_bits(8)?;
-        if idc == EXTENDED_SAR {
-            let w = r.read_bits(16)? as u16;
-            let h = r.read_bits(16)? as u16;
-            if w != 0 && h != 0 {
-                sps.sample_aspect_ratio = Some((w, h));
-            }
-        } else if (1..=16).contains(&idc) {
-            sps.sample_aspect_ratio = SAR_TABLE.get(idc as usize - 1).copied();
-        }
-    }
-    if r.read_flag()? {
-        // overscan_info_present_flag
-        let _overscan_appropriate = r.read_flag()?;
-    }
-    if r.read_flag()? {
-        // video_signal_type_present_flag
-        let _video_format = r.read_bits(3)?;
-        let full_range = r.read_flag()?;
-        if r.read_flag()? {
-            // colour_description_present_flag
-            let primaries = r.read_bits(8)? as u8;
-            let transfer = r.read_bits(8)? as u8;
-            let matrix = r.read_bits(8)? as u8;
-            sps.colour = Some(Colour { primaries, transfer, matrix, full_range });
-        }
-    }
-    if r.read_flag()? {
-        // chroma_loc_info_present_flag
-        let _top = r.read_ue()?;
-        let _bottom = r.read_ue()?;
-    }
+    parse_vui_head(r, &mut sps.sample_aspect_ratio, &mut sps.colour)?;
     let _neutral_chroma_indication = r.read_flag()?;
     let _field_seq = r.read_flag()?;
     let _frame_field_info_present = r.read_flag()?;
@@ -668,21 +592,6 @@ fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), Truncated> {
     Ok(())
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-fn reduced_rate(num: u64, den: u64) -> Option<(u32, u32)> {
-    if num == 0 || den == 0 {
-        return None;
-    }
-    let g = gcd(num, den);
-    Some((u32::try_from(num / g).ok()?, u32::try_from(den / g).ok()?))
-}
-
 /// What [`scan_sample`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SampleInfo {
@@ -694,15 +603,9 @@ pub struct SampleInfo {
 /// of them is an IRAP picture's slice. (The length-prefix framing is the same as AVC's,
 /// ISO/IEC 14496-15 §4.3.2.)
 pub fn scan_sample(data: &[u8], length_size: u8) -> Result<SampleInfo, H265Error> {
-    let mut info = SampleInfo { nal_units: 0, has_irap: false };
-    for nal in h264::nal_units(data, length_size) {
-        let nal = nal.map_err(from_h264)?;
-        info.nal_units += 1;
-        if nal_unit_type(nal).is_some_and(is_irap) {
-            info.has_irap = true;
-        }
-    }
-    Ok(info)
+    let (nal_units, has_irap) =
+        nal::scan(data, length_size, |nal| nal_unit_type(nal).is_some_and(is_irap))?;
+    Ok(SampleInfo { nal_units, has_irap })
 }
 
 /// True when the length-prefixed sample contains an IRAP picture (BLA, IDR or CRA): ISO/IEC
@@ -715,15 +618,7 @@ pub fn contains_irap(data: &[u8], length_size: u8) -> bool {
 /// Rewrites a length-prefixed sample to 4-byte length prefixes (returns it unchanged, after
 /// checking its framing, when it already uses 4).
 pub fn to_four_byte_lengths(data: &Bytes, length_size: u8) -> Result<Bytes, H265Error> {
-    h264::to_four_byte_lengths(data, length_size).map_err(from_h264)
-}
-
-fn from_h264(e: h264::H264Error) -> H265Error {
-    match e {
-        h264::H264Error::BadNalLength { len, left } => H265Error::BadNalLength { len, left },
-        h264::H264Error::BadLengthSize(n) => H265Error::BadLengthSize(n),
-        _ => H265Error::Truncated,
-    }
+    Ok(nal::to_four_byte_lengths(data, length_size)?)
 }
 
 /// Real HEVC parameter sets for this crate's unit tests.
@@ -759,6 +654,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
+    use crate::test_support::BitWriter;
 
     #[test]
     fn parses_ffmpeg_hvcc_and_its_sps() {
@@ -956,35 +852,5 @@ mod tests {
             Some(Colour { primaries: 1, transfer: 1, matrix: 1, full_range: false })
         );
         assert_eq!(sps.general_level_idc, 123);
-    }
-
-    /// Test-only MSB-first bit writer for building SPSs.
-    #[derive(Default)]
-    struct BitWriter {
-        bytes: Vec<u8>,
-        nbits: usize,
-    }
-
-    impl BitWriter {
-        fn bits(&mut self, v: u32, n: u32) {
-            for i in (0..n).rev() {
-                if self.nbits.is_multiple_of(8) {
-                    self.bytes.push(0);
-                }
-                let bit = ((v >> i) & 1) as u8;
-                let last = self.bytes.last_mut().unwrap();
-                *last |= bit << (7 - (self.nbits % 8));
-                self.nbits += 1;
-            }
-        }
-        fn ue(&mut self, v: u32) {
-            let x = v + 1;
-            let len = 32 - x.leading_zeros();
-            self.bits(0, len - 1);
-            self.bits(x, len);
-        }
-        fn finish(self) -> Vec<u8> {
-            self.bytes
-        }
     }
 }

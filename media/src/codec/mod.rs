@@ -7,3 +7,5 @@ pub mod av1;
 pub mod bits;
 pub mod h264;
 pub mod h265;
+pub mod nal;
+pub mod vui;

@@ -7,6 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::packet::wrap33;
 use crate::codec::annexb::{self, AnnexBError};
 use crate::codec::h264;
+use crate::codec::nal::nal_units;
 
 /// stream_id values (Table 2-22): "110x xxxx … audio stream number", "1110 xxxx … video
 /// stream number".
@@ -130,7 +131,7 @@ pub fn put_video_payload(
 ) -> Result<(), AnnexBError> {
     let mut present = 0u8;
     let kinds = syntax.parameter_set_types();
-    for nal in h264::nal_units(data, 4) {
+    for nal in nal_units(data, 4) {
         let t = syntax.nal_type(nal?);
         if let Some(i) = kinds.iter().position(|&k| k == t) {
             present |= 1 << i;
@@ -143,7 +144,7 @@ pub fn put_video_payload(
         }
     }
     // The scan above proved every length in `data` is sound.
-    for nal in h264::nal_units(data, 4).flatten() {
+    for nal in nal_units(data, 4).flatten() {
         if !syntax.is_aud(syntax.nal_type(nal)) {
             annexb::put_nal(out, nal);
         }
