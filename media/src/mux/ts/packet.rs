@@ -4,10 +4,8 @@
 
 use bytes::{BufMut, BytesMut};
 
-/// "sync_byte – The sync_byte is a fixed 8-bit field whose value is '0100 0111' (0x47)."
-pub const SYNC_BYTE: u8 = 0x47;
-/// Bytes per transport stream packet.
-pub const PACKET_LEN: usize = 188;
+/// The packet size and sync byte, defined once with the demuxer's packet reader.
+pub use crate::demux::ts::packet::{PACKET_LEN, SYNC_BYTE};
 /// Bytes after the 4-byte header: adaptation field plus payload.
 const BODY_LEN: usize = PACKET_LEN - 4;
 

@@ -69,31 +69,9 @@ fn finish_section(mut s: BytesMut) -> BytesMut {
     s
 }
 
-/// CRC_32 of Annex A: polynomial 0x04C11DB7, register preset to all ones, no reflection, no
-/// final inversion ("gives a zero output of the registers in the decoder after processing the
-/// entire section").
-pub fn crc32_mpeg2(data: &[u8]) -> u32 {
-    data.iter()
-        .fold(0xffff_ffff_u32, |crc, &b| (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ b)])
-}
-
-const CRC_TABLE: [u32; 256] = crc_table();
-
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u32) << 24;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x8000_0000 != 0 { (c << 1) ^ 0x04c1_1db7 } else { c << 1 };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
+/// CRC_32 of Annex A ("gives a zero output of the registers in the decoder after processing
+/// the entire section"). One implementation serves both directions: the demuxer's.
+pub use crate::demux::ts::psi::crc32 as crc32_mpeg2;
 
 #[cfg(test)]
 mod tests {
