@@ -768,6 +768,17 @@ mod tests {
             .collect()
     }
 
+    /// The reasons of the `Dropped` events, in order.
+    fn dropped(events: &[Event]) -> Vec<&str> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Dropped { reason } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn video_sequence_header_announces_track_once() {
         let mut d = FlvDemuxer::new();
@@ -816,13 +827,7 @@ mod tests {
         d.push_tag(TagKind::Video, 0, video_seq_header());
         d.push_tag(TagKind::Video, 0, Bytes::from_static(&[0x17, 1, 0, 0, 0, 0, 0, 0, 9, 0x65]));
         let ev = drain(&mut d);
-        let reasons: Vec<&str> = ev
-            .iter()
-            .filter_map(|e| match e {
-                Event::Dropped { reason } => Some(reason.as_str()),
-                _ => None,
-            })
-            .collect();
+        let reasons = dropped(&ev);
         assert_eq!(reasons.len(), 5, "{ev:?}");
         assert!(reasons[0].contains("before its sequence header"));
         assert!(reasons[1].contains("before its sequence header"));
@@ -899,13 +904,7 @@ mod tests {
         d.push_tag(TagKind::Video, 0, ex_video(1, 0, b"hvc1", &hvcc()[..30]));
         d.push_tag(TagKind::Video, 0, ex_video(1, 1, b"hvc1", &[0, 0]));
         let ev = drain(&mut d);
-        let reasons: Vec<&str> = ev
-            .iter()
-            .filter_map(|e| match e {
-                Event::Dropped { reason } => Some(reason.as_str()),
-                _ => None,
-            })
-            .collect();
+        let reasons = dropped(&ev);
         assert_eq!(
             reasons,
             vec![
