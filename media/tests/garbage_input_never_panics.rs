@@ -5,6 +5,7 @@
 mod common;
 
 use bytes::Bytes;
+use common::rng::Rng;
 use common::*;
 use sluice_media::cmaf::fragmenter::{FragmentOutput, Fragmenter, FragmenterConfig, SegmentPolicy};
 use sluice_media::cmaf::init::init_segment;
@@ -12,24 +13,6 @@ use sluice_media::codec::aac::AudioSpecificConfig;
 use sluice_media::codec::h264::{self, AvcConfig, Sps};
 use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader, TagKind};
 use sluice_media::{AccessUnit, MediaKind};
-
-/// xorshift64* — deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn seed_tags() -> Vec<(TagKind, Bytes)> {
     [BASELINE, OBS_LIKE, DEMO_CLIP]

@@ -6,12 +6,9 @@
 
 mod common;
 
-use std::process::Command;
-
-use bytes::BytesMut;
+use common::tools::{assert_listed, probe_streams, skip_tools};
 use common::*;
-use sluice_media::cmaf::init::init_segment;
-use sluice_media::{CodecConfig, TrackInfo};
+use sluice_media::CodecConfig;
 
 const HEVC_ERTMP: &[u8] = include_bytes!("../../testdata/ffmpeg-x265-eRTMP-hand-built.flv");
 
@@ -47,42 +44,21 @@ fn hevc_capture_fragments_into_keyframe_segments() {
 
 #[test]
 fn ffprobe_decodes_the_hevc_cmaf_output_as_hvc1() {
-    if std::env::var_os("SLUICE_SKIP_FFPROBE").is_some() {
+    if skip_tools() {
         return;
     }
     let (d, vsegs, _) = fragment(HEVC_ERTMP);
-    let lines = probe("hevc-video", d.video.as_ref().expect("video track"), &vsegs);
-    for want in [
-        "codec_name=hevc",
-        "codec_tag_string=hvc1",
-        "profile=Main",
-        "width=320",
-        "height=240",
-        "nb_read_frames=60",
-    ] {
-        assert!(lines.iter().any(|l| l == want), "{want} missing in {lines:?}");
-    }
-}
-
-/// Writes init + parts to a temp file and returns ffprobe's `key=value` lines, asserting that
-/// ffprobe exits cleanly with nothing on stderr (decode errors land there).
-fn probe(name: &str, track: &TrackInfo, segs: &[Seg]) -> Vec<String> {
-    let mut file = BytesMut::new();
-    file.extend_from_slice(&init_segment(track));
-    for p in segs.iter().flat_map(|s| &s.parts) {
-        file.extend_from_slice(&p.data);
-    }
-    let path = std::env::temp_dir().join(format!("sluice-media-{}-{name}.mp4", std::process::id()));
-    std::fs::write(&path, &file).expect("write temp file");
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries"])
-        .arg("stream=codec_name,codec_tag_string,profile,width,height,nb_read_frames")
-        .args(["-of", "default=noprint_wrappers=1"])
-        .arg(&path)
-        .output();
-    let _ = std::fs::remove_file(&path);
-    let out = out.expect("ffprobe runs (install ffmpeg, or set SLUICE_SKIP_FFPROBE=1)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "ffprobe on {name}: {stderr}");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    let mp4 = fragmented_mp4(d.video.as_ref().expect("video track"), &vsegs);
+    assert_listed(
+        "hevc video",
+        &probe_streams("hevc-video.mp4", &mp4),
+        &[
+            "codec_name=hevc",
+            "codec_tag_string=hvc1",
+            "profile=Main",
+            "width=320",
+            "height=240",
+            "nb_read_frames=60",
+        ],
+    );
 }

@@ -6,53 +6,17 @@
 mod common;
 
 use bytes::Bytes;
+use common::rng::Rng;
 use common::*;
-use sluice_media::cmaf::fragmenter::{Fragmenter, SegmentPolicy};
 use sluice_media::cmaf::init::init_segment;
 use sluice_media::codec::h265::{self, HevcConfig, Sps};
-use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader, TagKind};
 use sluice_media::{CodecConfig, MediaKind};
 
 const HEVC_ERTMP: &[u8] = include_bytes!("../../testdata/ffmpeg-x265-eRTMP-hand-built.flv");
 
-/// xorshift64*: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-    /// Truncates, flips bits in (anywhere, or in the first 64 bytes where the headers are),
-    /// or replaces `base`.
-    fn mutate(&mut self, base: &[u8]) -> Vec<u8> {
-        let mut b = base.to_vec();
-        match self.below(4) {
-            0 => b.truncate(self.below(b.len() + 1)),
-            1 | 2 => {
-                let span = if self.below(2) == 0 { b.len() } else { b.len().min(64) };
-                for _ in 0..=self.below(4) {
-                    if span > 0 {
-                        let at = self.below(span);
-                        b[at] ^= 1 << self.below(8);
-                    }
-                }
-            }
-            _ => {
-                let n = self.below(64);
-                b = self.bytes(n);
-            }
-        }
-        b
-    }
+/// Mutations for HEVC inputs: the headers sit in the first 64 bytes.
+fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+    rng.mutate(base, 64, 64)
 }
 
 fn real_config() -> HevcConfig {
@@ -69,7 +33,7 @@ fn mutated_hevc_configs_never_panic_the_parsers() {
     let (vps, sps, pps) = (real.vps[0].to_vec(), real.sps[0].to_vec(), real.pps[0].to_vec());
     let mut parsed = 0;
     for _ in 0..4000 {
-        let rec = rng.mutate(&real.record);
+        let rec = mutate(&mut rng, &real.record);
         if let Ok(c) = HevcConfig::parse(Bytes::from(rec.clone())) {
             parsed += 1;
             assert!(c.width > 0 && c.height > 0);
@@ -84,12 +48,12 @@ fn mutated_hevc_configs_never_panic_the_parsers() {
             };
             assert!(init_segment(&track).len() > 100);
         }
-        let s = rng.mutate(&sps);
+        let s = mutate(&mut rng, &sps);
         let _ = Sps::parse(&s);
         let built = HevcConfig::from_parameter_sets(
-            &[Bytes::from(rng.mutate(&vps))],
+            &[Bytes::from(mutate(&mut rng, &vps))],
             &[Bytes::from(s)],
-            &[Bytes::from(rng.mutate(&pps))],
+            &[Bytes::from(mutate(&mut rng, &pps))],
         );
         if let Ok(c) = built {
             // A record built here always parses back to the same facts.
@@ -103,50 +67,7 @@ fn mutated_hevc_configs_never_panic_the_parsers() {
 
 #[test]
 fn mutated_hvc1_tags_never_panic_the_demuxer_or_fragmenter() {
-    let tags: Vec<(TagKind, Bytes)> = FlvFileReader::new(Bytes::from_static(HEVC_ERTMP))
-        .expect("valid FLV")
-        .map(|t| t.expect("complete tag"))
-        .map(|t| (t.kind, t.body))
-        .collect();
-    let mut rng = Rng(0x4e5c_0fee_d00d_0002);
-    let (mut frames, mut dropped) = (0, 0);
-    for _session in 0..40 {
-        let mut d = FlvDemuxer::new();
-        let mut video: Option<Fragmenter> = None;
-        let mut ts: u32 = rng.next() as u32;
-        for i in 0..120 {
-            let (kind, body) = &tags[if i == 0 { 0 } else { rng.below(tags.len()) }];
-            let body = if i > 0 && rng.below(2) == 0 {
-                let mut b = rng.mutate(body);
-                // Keep the enhanced header often, so the HEVC paths see the garbage.
-                if rng.below(2) == 0 && b.len() >= 5 {
-                    b[..5].copy_from_slice(&body[..5]);
-                }
-                Bytes::from(b)
-            } else {
-                body.clone()
-            };
-            ts = ts.wrapping_add(rng.below(40) as u32);
-            d.push_tag(*kind, ts, body);
-            while let Some(ev) = d.poll_event() {
-                match ev {
-                    Event::Track(t) if t.kind == MediaKind::Video => {
-                        assert!(init_segment(&t).len() > 100);
-                        video =
-                            Some(Fragmenter::new(&t, default_config(&t), SegmentPolicy::Keyframes));
-                    }
-                    Event::Frame(au) if au.track == 1 => {
-                        let f = video.as_mut().expect("frames only after their track");
-                        f.push(au);
-                        while f.poll_output().is_some() {}
-                    }
-                    Event::Dropped { reason } => assert!(!reason.is_empty()),
-                    _ => {}
-                }
-            }
-        }
-        frames += d.stats().frames;
-        dropped += d.stats().dropped;
-    }
+    let (frames, dropped) =
+        mutated_enhanced_video_sessions(HEVC_ERTMP, 0x4e5c_0fee_d00d_0002, mutate, |_| {});
     assert!(frames > 1000 && dropped > 500, "frames {frames}, dropped {dropped}");
 }

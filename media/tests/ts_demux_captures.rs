@@ -5,8 +5,10 @@
 //! `ffprobe -v error -select_streams v -show_entries packet=pts,dts,flags -of csv=p=0 FILE`
 //! (and `-select_streams a` for audio).
 
+mod common;
 mod ts_demux_common;
 
+use common::rng::Rng;
 use sluice_media::codec::h264;
 use sluice_media::demux::ts::scte35::SpliceCommand;
 use sluice_media::demux::ts::{Event, TsDemuxer};

@@ -2,8 +2,10 @@
 //! wrap, lost, duplicated and corrupted packets, lost sync, bad CRCs, a codec change mid-stream,
 //! oversized PES packets, and garbage that must never panic.
 
+mod common;
 mod ts_demux_common;
 
+use common::rng::Rng;
 use sluice_media::demux::ts::{Event, MAX_PES_SIZE, TsDemuxer};
 use sluice_media::{AccessUnit, MediaKind};
 use ts_demux_common::*;

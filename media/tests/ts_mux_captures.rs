@@ -11,6 +11,7 @@ mod ts_mux_common;
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
+use common::tools::skip_tools;
 use common::*;
 use sluice_media::codec::adts;
 use sluice_media::codec::annexb;

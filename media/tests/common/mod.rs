@@ -1,13 +1,20 @@
 //! Shared helpers for the integration tests: run a capture through FlvFileReader → FlvDemuxer
-//! → Fragmenter, and a tiny box reader of the tests' own.
+//! → Fragmenter, a tiny box reader of the tests' own, the seeded randomness of the never-panic
+//! tests ([`rng`]) and the ffprobe/ffmpeg runners ([`tools`]).
 
 #![allow(dead_code)]
 
-use bytes::Bytes;
+pub mod rng;
+pub mod tools;
+
+use bytes::{Bytes, BytesMut};
 use sluice_media::cmaf::fragmenter::{FragmentOutput, Fragmenter, FragmenterConfig, SegmentPolicy};
-use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader};
+use sluice_media::cmaf::init::init_segment;
+use sluice_media::demux::flv::{Event, FlvDemuxer, FlvFileReader, TagKind};
 use sluice_media::ring::Part;
 use sluice_media::{AccessUnit, MediaKind, TrackInfo};
+
+use rng::Rng;
 
 pub const BASELINE: &[u8] = include_bytes!("../../../testdata/ffmpeg-x264-aac-baseline.flv");
 pub const OBS_LIKE: &[u8] = include_bytes!("../../../testdata/obs-like-x264-bframes-aac.flv");
@@ -107,6 +114,74 @@ pub fn fragment(file: &'static [u8]) -> (Demuxed, Vec<Seg>, Vec<Seg>) {
     collect(&mut v, &mut vsegs);
     collect(&mut a, &mut asegs);
     (d, vsegs, asegs)
+}
+
+/// A track's init segment followed by every part of `segs`: one fragmented MP4 file.
+pub fn fragmented_mp4(track: &TrackInfo, segs: &[Seg]) -> BytesMut {
+    let mut file = BytesMut::from(&init_segment(track)[..]);
+    for p in segs.iter().flat_map(|s| &s.parts) {
+        file.extend_from_slice(&p.data);
+    }
+    file
+}
+
+/// Demuxer and fragmenter against mutated enhanced-RTMP video tags: 40 sessions of 120 tags
+/// drawn from `capture` (the first is its sequence header), about half passed through `mutate`
+/// (keeping the 5-byte enhanced header half of those times, so the codec paths see the
+/// garbage). Every announced track gets an init segment and a fresh Fragmenter; `check_frame`
+/// sees each video frame before it is fragmented. Returns the demuxers' (frames, dropped).
+pub fn mutated_enhanced_video_sessions(
+    capture: &'static [u8],
+    seed: u64,
+    mutate: impl Fn(&mut Rng, &[u8]) -> Vec<u8>,
+    check_frame: impl Fn(&AccessUnit),
+) -> (u64, u64) {
+    let tags: Vec<(TagKind, Bytes)> = FlvFileReader::new(Bytes::from_static(capture))
+        .expect("valid FLV")
+        .map(|t| t.expect("complete tag"))
+        .map(|t| (t.kind, t.body))
+        .collect();
+    let mut rng = Rng(seed);
+    let (mut frames, mut dropped) = (0, 0);
+    for _session in 0..40 {
+        let mut d = FlvDemuxer::new();
+        let mut video: Option<Fragmenter> = None;
+        let mut ts: u32 = rng.next() as u32;
+        for i in 0..120 {
+            let (kind, body) = &tags[if i == 0 { 0 } else { rng.below(tags.len()) }];
+            let body = if i > 0 && rng.below(2) == 0 {
+                let mut b = mutate(&mut rng, body);
+                if rng.below(2) == 0 && b.len() >= 5 {
+                    b[..5].copy_from_slice(&body[..5]);
+                }
+                Bytes::from(b)
+            } else {
+                body.clone()
+            };
+            ts = ts.wrapping_add(rng.below(40) as u32);
+            d.push_tag(*kind, ts, body);
+            while let Some(ev) = d.poll_event() {
+                match ev {
+                    Event::Track(t) if t.kind == MediaKind::Video => {
+                        assert!(init_segment(&t).len() > 100);
+                        video =
+                            Some(Fragmenter::new(&t, default_config(&t), SegmentPolicy::Keyframes));
+                    }
+                    Event::Frame(au) if au.track == sluice_media::track::VIDEO_TRACK => {
+                        check_frame(&au);
+                        let f = video.as_mut().expect("frames only after their track");
+                        f.push(au);
+                        while f.poll_output().is_some() {}
+                    }
+                    Event::Dropped { reason } => assert!(!reason.is_empty()),
+                    _ => {}
+                }
+            }
+        }
+        frames += d.stats().frames;
+        dropped += d.stats().dropped;
+    }
+    (frames, dropped)
 }
 
 /// (type, payload) of each box in `data` (panics on malformed data: test code).

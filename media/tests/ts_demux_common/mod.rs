@@ -86,22 +86,6 @@ pub fn demux(data: &[u8]) -> Demuxed {
     demux_chunked(data, || 1316)
 }
 
-/// xorshift64* — deterministic, no dependencies.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// The PID of a 188-byte packet.
 pub fn pid(packet: &[u8]) -> u16 {
     u16::from(packet[1] & 0x1f) << 8 | u16::from(packet[2])

@@ -5,13 +5,13 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use bytes::{Bytes, BytesMut};
 use sluice_media::mux::ts::{SegmentReport, TsMuxer};
 use sluice_media::{AccessUnit, MediaKind, TrackInfo};
 
 use crate::common::Demuxed;
+use crate::common::tools::run_on;
 
 /// Video and audio frames merged in DTS order (video first on ties), as a pipeline feeds them.
 pub fn interleave(d: &Demuxed, video: bool, audio: bool) -> Vec<AccessUnit> {
@@ -168,29 +168,6 @@ pub fn pes_payload(pes: &[u8]) -> &[u8] {
     &pes[9 + usize::from(pes[8])..]
 }
 
-pub fn skip_tools() -> bool {
-    std::env::var_os("SLUICE_SKIP_FFPROBE").is_some()
-}
-
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("sluice-tsmux-{}-{name}.ts", std::process::id()))
-}
-
-/// Runs a tool on `ts` written to a temp file; asserts success and an empty stderr at
-/// `-v error`, returns stdout.
-fn run_on(tool: &str, args_before: &[&str], args_after: &[&str], name: &str, ts: &[u8]) -> String {
-    let path = temp_path(name);
-    std::fs::write(&path, ts).expect("write temp file");
-    let out = Command::new(tool).args(args_before).arg(&path).args(args_after).output();
-    let _ = std::fs::remove_file(&path);
-    let out = out.unwrap_or_else(|e| {
-        panic!("{tool} runs (install ffmpeg, or set SLUICE_SKIP_FFPROBE=1): {e}")
-    });
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.trim().is_empty(), "{tool} on {name}: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// One packet as ffprobe reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probed {
@@ -202,6 +179,7 @@ pub struct Probed {
 
 /// ffprobe's streams (`codec_name,codec_type,...` lines) and packets of a TS file.
 pub fn ffprobe(name: &str, ts: &[u8]) -> (Vec<String>, Vec<Probed>) {
+    let file = ts_file_name(name);
     let streams = run_on(
         "ffprobe",
         &[
@@ -213,14 +191,14 @@ pub fn ffprobe(name: &str, ts: &[u8]) -> (Vec<String>, Vec<Probed>) {
             "csv=p=0",
         ],
         &[],
-        name,
+        &file,
         ts,
     );
     let packets = run_on(
         "ffprobe",
         &["-v", "error", "-show_entries", "packet=codec_type,pts,dts,flags", "-of", "csv=p=0"],
         &[],
-        name,
+        &file,
         ts,
     );
     let packets = packets
@@ -239,8 +217,13 @@ pub fn ffprobe(name: &str, ts: &[u8]) -> (Vec<String>, Vec<Probed>) {
     (streams.lines().map(str::to_owned).collect(), packets)
 }
 
-/// Decodes every frame with ffmpeg (`-f null`); returns the `frame=` counts per stream from
-/// `-progress`-free output: asserts no errors only.
+/// Decodes every frame with ffmpeg (`-f null`); asserts no errors only.
 pub fn ffmpeg_decodes(name: &str, ts: &[u8]) {
-    run_on("ffmpeg", &["-nostdin", "-v", "error", "-i"], &["-f", "null", "-"], name, ts);
+    let file = ts_file_name(name);
+    run_on("ffmpeg", &["-nostdin", "-v", "error", "-i"], &["-f", "null", "-"], &file, ts);
+}
+
+/// The temp file name the tools see for the TS segment `name`.
+fn ts_file_name(name: &str) -> String {
+    format!("tsmux-{name}.ts")
 }
