@@ -187,7 +187,7 @@ fn render_ts(hub: &Hub, p: &Pipeline, td: u32, live: bool) -> Option<TsView> {
     };
     let playlist = sluice_hls::render_ts_media_playlist(&listed, &ctx);
     let target_duration = sluice_hls::ts_playlist_target_duration(&listed, &ctx);
-    let (peak, avg) = bandwidth(p);
+    let (peak, avg) = ts_bandwidth(&segments);
     let multivariant = sluice_hls::render_ts_multivariant(&sluice_hls::TsMultivariantInput {
         video: p.video.as_ref().map(|t| &t.info),
         audio: p.audio.as_ref().map(|t| &t.info),
@@ -240,6 +240,22 @@ fn bandwidth(p: &Pipeline) -> (u64, u64) {
             avg += (bytes as f64 * 8.0 * ts / ticks as f64) as u64;
         }
     }
+    (peak.max(1), avg.max(1))
+}
+
+/// Peak and average bit rate of the TS segments themselves (their packet overhead makes them
+/// a few percent larger than the CMAF segments), bits/s. §4.4.6.2: BANDWIDTH is "the peak
+/// segment bit rate of the Variant Stream".
+fn ts_bandwidth(segments: &[Arc<TsSegment>]) -> (u64, u64) {
+    let ticks_per_s = sluice_media::time::VIDEO_TIMESCALE as f64;
+    let (mut peak, mut bytes, mut ticks) = (0u64, 0u64, 0u64);
+    for s in segments.iter().filter(|s| s.duration > 0) {
+        let bits = s.data.len() as f64 * 8.0;
+        peak = peak.max((bits * ticks_per_s / s.duration as f64) as u64);
+        bytes += s.data.len() as u64;
+        ticks += s.duration;
+    }
+    let avg = if ticks > 0 { (bytes as f64 * 8.0 * ticks_per_s / ticks as f64) as u64 } else { 0 };
     (peak.max(1), avg.max(1))
 }
 
