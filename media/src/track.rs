@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use crate::codec::{aac::AudioSpecificConfig, av1::Av1Config, h264::AvcConfig, h265::HevcConfig};
+use crate::codec::{
+    aac::AudioSpecificConfig, av1::Av1Config, h264::AvcConfig, h265::HevcConfig, opus::OpusConfig,
+};
 
 /// Fixed track ids: one video and one audio track per input.
 pub const VIDEO_TRACK: u32 = 1;
@@ -24,6 +26,8 @@ pub enum CodecConfig {
     /// AV1; samples are temporal units of OBUs with size fields.
     Av1(Av1Config),
     Aac(AudioSpecificConfig),
+    /// Opus; samples are single Opus packets at a 48 kHz timescale.
+    Opus(OpusConfig),
 }
 
 impl CodecConfig {
@@ -33,7 +37,7 @@ impl CodecConfig {
             CodecConfig::H264(c) => Some((c.width, c.height)),
             CodecConfig::H265(c) => Some((c.width, c.height)),
             CodecConfig::Av1(c) => Some((c.width, c.height)),
-            CodecConfig::Aac(_) => None,
+            CodecConfig::Aac(_) | CodecConfig::Opus(_) => None,
         }
     }
 
@@ -50,7 +54,17 @@ impl CodecConfig {
             CodecConfig::H264(c) => c.frame_rate,
             CodecConfig::H265(c) => c.frame_rate,
             CodecConfig::Av1(c) => c.frame_rate,
-            CodecConfig::Aac(_) => None,
+            CodecConfig::Aac(_) | CodecConfig::Opus(_) => None,
+        }
+    }
+
+    /// Output channel count of an audio codec, when the configuration states one (an AAC
+    /// channelConfiguration of 0 leaves it to the stream).
+    pub fn audio_channels(&self) -> Option<u8> {
+        match self {
+            CodecConfig::Aac(c) => Some(c.channels).filter(|&n| n > 0),
+            CodecConfig::Opus(c) => Some(c.channels()),
+            CodecConfig::H264(_) | CodecConfig::H265(_) | CodecConfig::Av1(_) => None,
         }
     }
 }
@@ -67,17 +81,19 @@ pub struct TrackInfo {
 
 impl TrackInfo {
     /// RFC 6381 codec string for CODECS attributes (`avc1.64001f`, `hvc1.1.6.L93.B0`,
-    /// `av01.0.04M.08`, `mp4a.40.2`).
+    /// `av01.0.04M.08`, `mp4a.40.2`, `opus`).
     pub fn codec_string(&self) -> String {
         match &self.codec {
             CodecConfig::H264(c) => c.codec_string(),
             CodecConfig::H265(c) => c.codec_string(),
             CodecConfig::Av1(c) => c.codec_string(),
             CodecConfig::Aac(c) => c.codec_string(),
+            CodecConfig::Opus(c) => c.codec_string().to_owned(),
         }
     }
 
-    /// Raw decoder configuration bytes (avcC / hvcC / av1C record / AudioSpecificConfig); equal
+    /// Raw decoder configuration bytes (avcC / hvcC / av1C record / AudioSpecificConfig / dOps
+    /// payload); equal
     /// bytes mean an unchanged init segment.
     pub fn config_bytes(&self) -> &Bytes {
         match &self.codec {
@@ -85,6 +101,7 @@ impl TrackInfo {
             CodecConfig::H265(c) => &c.record,
             CodecConfig::Av1(c) => &c.record,
             CodecConfig::Aac(c) => &c.raw,
+            CodecConfig::Opus(c) => c.dops_bytes(),
         }
     }
 }

@@ -15,6 +15,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::boxes::{patch_u32, write_box, write_full_box};
 use crate::AccessUnit;
+use crate::codec::opus;
 use crate::ring::Part;
 use crate::track::{CodecConfig, MediaKind, TrackInfo};
 
@@ -258,13 +259,17 @@ impl Fragmenter {
         self.segment_max = (ticks > 0).then_some(ticks);
     }
 
-    /// End of input: emits the pending part, its last sample lasting as long as the one before.
-    /// The next pushed sample starts a new segment (and, for video, must be a keyframe).
+    /// End of input: emits the pending part, its last sample lasting as long as it says (Opus) or
+    /// else as long as the one before. The next pushed sample starts a new segment (and, for
+    /// video, must be a keyframe).
     pub fn flush(&mut self) {
         if self.samples.is_empty() {
             return;
         }
-        let last = self.last_duration.unwrap_or_else(|| self.default_duration());
+        let last = self
+            .own_duration_of_last()
+            .or(self.last_duration)
+            .unwrap_or_else(|| self.default_duration());
         self.durations.push(last);
         self.close_part(self.samples.len());
         self.samples.clear();
@@ -324,9 +329,22 @@ impl Fragmenter {
         self.out.push_back(FragmentOutput::Part(part));
     }
 
+    /// The duration the last pending sample states itself, for codecs whose samples do: an
+    /// Opus packet's TOC gives its frame size and count (Opus-in-ISOBMFF §4.3.4: "The duration of
+    /// Opus sample is given by multiplying the total of frame sizes … by the value of the
+    /// timescale field").
+    fn own_duration_of_last(&self) -> Option<u64> {
+        let CodecConfig::Opus(_) = &self.track.codec else { return None };
+        let samples_48k = opus::packet_duration_48k(&self.samples.last()?.data)?;
+        let ticks = u64::from(samples_48k) * u64::from(self.track.timescale);
+        Some(ticks / u64::from(opus::SAMPLE_RATE))
+    }
+
     fn default_duration(&self) -> u64 {
         match &self.track.codec {
             CodecConfig::Aac(c) => u64::from(c.samples_per_frame()),
+            // 20 ms, the WebRTC packet time, in the track's timescale.
+            CodecConfig::Opus(_) => u64::from(self.track.timescale) / 50,
             video => match video.frame_rate() {
                 Some((num, den)) if num > 0 => {
                     u64::from(self.track.timescale) * u64::from(den) / u64::from(num)

@@ -11,6 +11,7 @@ use crate::codec::aac::AudioSpecificConfig;
 use crate::codec::av1::Av1Config;
 use crate::codec::h264::AvcConfig;
 use crate::codec::h265::HevcConfig;
+use crate::codec::opus::{self, OpusConfig};
 use crate::codec::vui::{Colour, colr_values};
 use crate::track::{CodecConfig, MediaKind, TrackInfo};
 
@@ -95,7 +96,7 @@ fn write_tkhd(b: &mut BytesMut, track: &TrackInfo) {
         CodecConfig::H264(c) => display_size(&VisualFacts::avc(c)),
         CodecConfig::H265(c) => display_size(&VisualFacts::hevc(c)),
         CodecConfig::Av1(c) => display_size(&VisualFacts::av1(c)),
-        CodecConfig::Aac(_) => (0, 0),
+        CodecConfig::Aac(_) | CodecConfig::Opus(_) => (0, 0),
     };
     write_full_box(b, b"tkhd", 0, TKHD_ENABLED_IN_MOVIE, |b| {
         b.put_u32(0); // creation_time
@@ -199,6 +200,7 @@ fn write_minf(b: &mut BytesMut, track: &TrackInfo) {
                     write_visual_entry(b, b"av01", b"av1C", &c.record, &VisualFacts::av1(c))
                 }
                 CodecConfig::Aac(c) => write_mp4a(b, c, track.id),
+                CodecConfig::Opus(c) => write_opus(b, c),
             }
         });
         write_full_box(b, b"stts", 0, 0, |b| b.put_u32(0));
@@ -261,16 +263,42 @@ fn write_visual_entry(
 
 fn write_mp4a(b: &mut BytesMut, c: &AudioSpecificConfig, track_id: u32) {
     write_box(b, b"mp4a", |b| {
-        put_sample_entry_header(b);
-        b.put_bytes(0, 8); // reserved
-        b.put_u16(if c.channels == 0 { 2 } else { u16::from(c.channels) }); // channelcount
-        b.put_u16(16); // samplesize
-        b.put_u16(0); // pre_defined
-        b.put_u16(0); // reserved
-        // "samplerate = { default samplerate of media}<<16" (16.16; 0 when it does not fit).
-        b.put_u32(if c.sample_rate <= 0xffff { c.sample_rate << 16 } else { 0 });
+        let channels = if c.channels == 0 { 2 } else { u16::from(c.channels) };
+        put_audio_entry_fields(b, channels, c.sample_rate);
         write_full_box(b, b"esds", 0, 0, |b| b.put_slice(&es_descriptor(c, track_id)));
     });
+}
+
+/// Opus-in-ISOBMFF §4.3.1: "class OpusSampleEntry() extends AudioSampleEntry ('Opus') {
+/// OpusSpecificBox(); }" with "channelcount … shall be set to the same value of the
+/// OutputChannelCount", "The samplesize field shall be set to 16", "The samplerate field shall
+/// be set to 48000<<16". §4.3.2: "Exactly one Opus Specific Box shall be present in each
+/// OpusSampleEntry."
+///
+/// No edit list: PreSkip in `dOps` tells the decoder about the priming samples, and an edit
+/// list "is applied to whole movie including all movie fragments. Therefore, it is impossible to
+/// tell the actual duration in the case producing movie fragments on the fly such as
+/// live-streaming" (§4.4).
+fn write_opus(b: &mut BytesMut, c: &OpusConfig) {
+    write_box(b, b"Opus", |b| {
+        put_audio_entry_fields(b, u16::from(c.channels()), opus::SAMPLE_RATE);
+        write_box(b, b"dOps", |b| b.put_slice(c.dops_bytes()));
+    });
+}
+
+/// SampleEntry header and the AudioSampleEntry fields (ISO/IEC 14496-12 §12.2.3):
+/// "const unsigned int(32)[2] reserved = 0; template unsigned int(16) channelcount = 2;
+/// template unsigned int(16) samplesize = 16; unsigned int(16) pre_defined = 0; const unsigned
+/// int(16) reserved = 0 ; template unsigned int(32) samplerate = { default samplerate of
+/// media}<<16;" (16.16; 0 when the rate does not fit).
+fn put_audio_entry_fields(b: &mut BytesMut, channels: u16, sample_rate: u32) {
+    put_sample_entry_header(b);
+    b.put_bytes(0, 8); // reserved
+    b.put_u16(channels);
+    b.put_u16(16); // samplesize
+    b.put_u16(0); // pre_defined
+    b.put_u16(0); // reserved
+    b.put_u32(if sample_rate <= 0xffff { sample_rate << 16 } else { 0 });
 }
 
 /// ES_Descriptor (ISO/IEC 14496-1 §7.2.6.5) carrying the AudioSpecificConfig as
@@ -415,6 +443,35 @@ mod tests {
                 0x06, 1, 2, // SLConfig
             ]
         );
+    }
+
+    #[test]
+    fn opus_init_has_opus_entry_with_dops_that_parses_back() {
+        let config = OpusConfig::from_channels(2).expect("stereo");
+        let track = TrackInfo {
+            id: crate::track::AUDIO_TRACK,
+            kind: MediaKind::Audio,
+            timescale: opus::SAMPLE_RATE,
+            codec: CodecConfig::Opus(config.clone()),
+        };
+        let init = init_segment(&track);
+        assert_eq!(child(&init, b"ftyp"), b"iso6\0\0\0\0iso6cmfcmp41");
+        let mdia = path(&init, &[b"moov", b"trak", b"mdia"]);
+        assert_eq!(u32_at(child(mdia, b"mdhd"), 12), 48_000);
+        assert_eq!(&child(mdia, b"hdlr")[8..12], b"soun");
+        let minf = child(mdia, b"minf");
+        child(minf, b"smhd");
+        let stsd = path(minf, &[b"stbl", b"stsd"]);
+        assert_eq!(u32_at(stsd, 4), 1);
+        let entry = child(&stsd[8..], b"Opus");
+        assert_eq!(u16_at(entry, 6), 1, "data_reference_index");
+        assert_eq!(u16_at(entry, 16), 2, "channelcount");
+        assert_eq!(u16_at(entry, 18), 16, "samplesize");
+        assert_eq!(u32_at(entry, 24), 48_000 << 16, "samplerate");
+        let dops = child(&entry[28..], b"dOps");
+        assert_eq!(dops, &config.dops_bytes()[..]);
+        assert_eq!(OpusConfig::parse_dops(dops), Ok(config));
+        assert!(boxes(path(&init, &[b"moov", b"trak"])).iter().all(|b| &b.kind != b"edts"));
     }
 
     #[test]

@@ -8,4 +8,5 @@ pub mod bits;
 pub mod h264;
 pub mod h265;
 pub mod nal;
+pub mod opus;
 pub mod vui;

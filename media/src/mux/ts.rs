@@ -481,6 +481,11 @@ fn streams(tracks: &[TrackInfo]) -> Result<(Option<VideoStream>, Option<AudioStr
                     return Err(TsMuxError::DuplicateKind(MediaKind::Audio));
                 }
             }
+            // No Opus in TS: HLS-TS players (hls.js's TS demuxer, Safari) read AAC, not Opus
+            // private streams, so an Opus track is refused (UnsupportedCodec, codec "opus")
+            // rather than muxed into segments they cannot decode. The HLS-TS endpoint of an Opus
+            // source needs the audio bridge (Opus → AAC) or goes without audio.
+            (MediaKind::Audio, CodecConfig::Opus(_)) => return Err(unsupported()),
             #[allow(unreachable_patterns)]
             _ => return Err(unsupported()),
         }

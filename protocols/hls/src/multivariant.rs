@@ -5,7 +5,6 @@
 //! changes when a track's codec configuration or the advertised bandwidth does.
 
 use sluice_media::TrackInfo;
-use sluice_media::track::CodecConfig;
 
 use crate::text::quoted;
 use crate::uri::media_playlist_uri;
@@ -120,13 +119,11 @@ fn frame_rate(track: &TrackInfo) -> Option<String> {
     None
 }
 
-/// CHANNELS for an audio rendition: the channel count, when the config states it
-/// (channelConfiguration 0 means "defined elsewhere").
+/// CHANNELS for an audio rendition (AAC or Opus): HLS §4.4.6.1 "The first parameter is a
+/// count of audio channels expressed as a decimal-integer, indicating the maximum number of
+/// independent, simultaneous audio channels present in any Media Segment in the Rendition."
+/// Left out when the config does not state it (AAC channelConfiguration 0, "defined
+/// elsewhere").
 fn channels(track: &TrackInfo) -> Option<u8> {
-    if let CodecConfig::Aac(c) = &track.codec
-        && c.channels > 0
-    {
-        return Some(c.channels);
-    }
-    None
+    track.codec.audio_channels()
 }
