@@ -4,7 +4,8 @@
 //! timings the LL-HLS rules need: time to response headers, time to the first body byte and
 //! time to the last byte. Bodies are framed by `Content-Length`, `Transfer-Encoding: chunked`
 //! or connection close, and decoded from `Content-Encoding: gzip` when the server used it.
-//! Concurrency (held blocking requests) is done by the caller with threads.
+//! Requests may carry a body (`POST` / `PATCH` of SDP for WHIP and WHEP), always framed by
+//! `Content-Length`. Concurrency (held blocking requests) is done by the caller with threads.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -27,6 +28,8 @@ pub enum HttpError {
     Io(std::io::Error),
     /// No complete response before the deadline.
     Timeout { after: Duration, got_headers: bool },
+    /// The server closed the connection without sending a response head.
+    Closed,
     /// The response violates HTTP/1.1 framing.
     Malformed(String),
     /// `Content-Encoding: gzip` body that does not decode.
@@ -48,6 +51,7 @@ impl fmt::Display for HttpError {
                     "no response headers"
                 }
             ),
+            Self::Closed => write!(f, "connection closed without a response"),
             Self::Malformed(m) => write!(f, "malformed response: {m}"),
             Self::Gzip(e) => write!(f, "gzip body does not decode: {e}"),
         }
@@ -60,6 +64,22 @@ impl HttpError {
     /// True when the request hit its deadline (a held request that never returned).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout { .. })
+    }
+
+    /// True when the server dropped the connection instead of answering (closed before the
+    /// response head, or reset): what a request handler that crashed looks like on the wire.
+    pub fn is_dropped(&self) -> bool {
+        match self {
+            Self::Closed => true,
+            Self::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -74,12 +94,26 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Deadline for the whole exchange, from connect to last byte.
     pub timeout: Duration,
+    /// Request content, sent with `Content-Length` (none for an empty body unless the method
+    /// is `POST`, `PUT` or `PATCH`, which always announce their length).
+    pub body: Vec<u8>,
 }
 
 impl Request {
+    /// A request with no extra headers and no body.
+    pub fn new(method: &str, url: Url, timeout: Duration) -> Self {
+        Self { method: method.into(), url, headers: Vec::new(), timeout, body: Vec::new() }
+    }
+
     /// A `GET` with no extra headers.
     pub fn get(url: Url, timeout: Duration) -> Self {
-        Self { method: "GET".into(), url, headers: Vec::new(), timeout }
+        Self::new("GET", url, timeout)
+    }
+
+    /// Sets the request content.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
     }
 
     /// Adds a request header.
@@ -190,8 +224,14 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
         head.push_str(v);
         head.push_str("\r\n");
     }
+    let announces_length = matches!(req.method.as_str(), "POST" | "PUT" | "PATCH");
+    if !req.body.is_empty() || announces_length {
+        head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
+    }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).map_err(HttpError::Io)?;
+    let mut wire = head.into_bytes();
+    wire.extend_from_slice(&req.body);
+    stream.write_all(&wire).map_err(HttpError::Io)?;
 
     let mut reader = Reader { stream, buf: Vec::new(), deadline, started, eof: false };
     let head_end = reader.read_until_head_end()?;
@@ -364,7 +404,7 @@ impl Reader {
                 return Err(HttpError::Malformed("response head too large".into()));
             }
             if self.eof {
-                return Err(HttpError::Malformed("connection closed before response head".into()));
+                return Err(HttpError::Closed);
             }
             self.read_more(false)?;
         }

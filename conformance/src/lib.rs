@@ -6,8 +6,10 @@
 //! [`packed`], with [`codecs`] for RFC 6381 strings) and judges them with one function per
 //! rule of `conformance/RULES.md` sections A, B and the HEVC-relevant part of C ([`rules`]).
 //! [`live`] follows a running stream, [`stall`] checks the paused-publisher case, [`lint`]
-//! judges playlist files, and [`report`] turns outcomes into PASS/FAIL/WARN/SKIP lines. It
-//! shares no code with the server, so a bug cannot hide by agreeing with itself.
+//! judges playlist files, and [`report`] turns outcomes into PASS/FAIL/WARN/SKIP lines.
+//! Section E (WHIP / WHEP signalling) is [`webrtc`]: it POSTs offers it generates itself,
+//! reads answers with [`sdp`] and judges them with `rules::whip`. It shares no code with the
+//! server, so a bug cannot hide by agreeing with itself.
 
 pub mod attrs;
 pub mod codecs;
@@ -19,6 +21,8 @@ pub mod packed;
 pub mod playlist;
 pub mod report;
 pub mod rules;
+pub mod sdp;
 pub mod stall;
 pub mod ts;
 pub mod url;
+pub mod webrtc;

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use sluice_conformance::live::{HlsOptions, check_hls};
 use sluice_conformance::report::Report;
-use sluice_conformance::rules::CATALOGUE;
+use sluice_conformance::rules::whip::Proto;
+use sluice_conformance::rules::{CATALOGUE, WEBRTC_CATALOGUE};
 use sluice_conformance::url::Url;
+use sluice_conformance::webrtc::{WebRtcOptions, check};
 use sluice_conformance::{lint, stall};
 
 const USAGE: &str = "\
@@ -22,8 +24,15 @@ usage:
       with the publisher paused by the caller: a blocked request must get 503 at ~3 x TD
   sluice-check lint <FILE.m3u8>... [--apple] [--json FILE]
       judge playlist files with the single-response rules
+  sluice-check whip <WHIP endpoint URL> [--token T] [--json FILE]
+  sluice-check whep <WHEP endpoint URL> [--token T] [--json FILE]
+      RULES.md section E over HTTP signalling (RFC 9725 / draft-ietf-wish-whep-03): POST a
+      generated offer (Opus + H.264; sendonly for WHIP, recvonly for WHEP), judge the answer,
+      OPTIONS/CORS, GET, PATCH (trickle, entity-tags, ICE restart), DELETE, error POSTs, 401s
+      with --token. Every session created is deleted. No media is sent (WHEP-05, WHIP-13 SKIP).
+      e.g. sluice-check whip http://127.0.0.1:PORT/live/cam1/whip
   sluice-check rules
-      list every rule (sections A, B, and the HEVC-relevant CMAF rules of C) with its level
+      list every rule (sections A, B, the HEVC-relevant CMAF rules of C, and E) with its level
 exit status: 1 when a MUST/PROFILE rule (and APPLE with --apple) failed, 2 on usage errors";
 
 struct Args {
@@ -32,11 +41,19 @@ struct Args {
     duration: f64,
     apple: bool,
     json: Option<String>,
+    token: Option<String>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let command = it.next().ok_or("missing command")?;
-    let mut args = Args { command, targets: Vec::new(), duration: 20.0, apple: false, json: None };
+    let mut args = Args {
+        command,
+        targets: Vec::new(),
+        duration: 20.0,
+        apple: false,
+        json: None,
+        token: None,
+    };
     while let Some(a) = it.next() {
         match a.as_str() {
             "--duration" => {
@@ -48,6 +65,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--apple" => args.apple = true,
             "--json" => args.json = Some(it.next().ok_or("--json needs a file")?),
+            "--token" => args.token = Some(it.next().ok_or("--token needs a value")?),
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => args.targets.push(a),
@@ -124,8 +142,20 @@ fn main() -> ExitCode {
             }
             lint::lint(&files, args.apple)
         }
+        "whip" | "whep" => match url() {
+            Ok(url) => check(&WebRtcOptions {
+                url,
+                token: args.token.clone(),
+                proto: if args.command == "whip" { Proto::Whip } else { Proto::Whep },
+                timeout: Duration::from_secs(5),
+            }),
+            Err(e) => {
+                eprintln!("sluice-check: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "rules" => {
-            for r in CATALOGUE {
+            for r in CATALOGUE.iter().chain(WEBRTC_CATALOGUE) {
                 println!("{:<14} {:<8} {}", r.id, r.level.name(), r.title);
             }
             return ExitCode::SUCCESS;

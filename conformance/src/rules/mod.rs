@@ -1,5 +1,6 @@
 //! The rules of `conformance/RULES.md` sections A (HLS / LL-HLS), B (HLS with MPEG-TS
-//! segments) and the HEVC-relevant rules of C (CMAF-01/05/09/13), one function per rule id.
+//! segments), the HEVC-relevant rules of C (CMAF-01/05/09/13) and E (WHIP / WHEP signalling),
+//! one function per rule id (section E: `whip`, several checks per rule id).
 //!
 //! Every rule function is pure: it takes parsed playlists and/or recorded observations (what
 //! came back over the wire and when) and returns an [`Outcome`]. The I/O that produces the
@@ -14,6 +15,7 @@ pub mod multivariant;
 pub mod reload;
 pub mod timing;
 pub mod ts;
+pub mod whip;
 
 use std::fmt;
 
@@ -235,6 +237,62 @@ pub const CATALOGUE: &[RuleInfo] = &[
     rule!("CMAF-13", Must, "CODECS equals the string derived from avcC / hvcC / esds"),
 ];
 
+/// Section E (WHIP RFC 9725, WHEP draft-ietf-wish-whep-03), in RULES.md order. Kept apart from
+/// [`CATALOGUE`] so that HLS reports list only HLS rules and WHIP/WHEP reports only these.
+pub const WEBRTC_CATALOGUE: &[RuleInfo] = &[
+    rule!(
+        "WHIP-01",
+        Must,
+        "POST offer -> 201, application/sdp answer matching the offer, Location"
+    ),
+    rule!(
+        "WHIP-02",
+        Must,
+        "wrong Content-Type / malformed SDP -> 4xx (415 / 400), still serving; no partial answers"
+    ),
+    rule!("WHIP-03", Must, "answer recvonly, BUNDLE, rtcp-mux, a=setup active/passive"),
+    rule!("WHIP-04", Must, "DELETE ends the session (If-Match ignored); afterwards 404"),
+    rule!("WHIP-05", Must, "OPTIONS and CORS preflight; Accept-Post: application/sdp"),
+    rule!("WHIP-06", Must, "GET on endpoint and session: 2xx with no content"),
+    rule!(
+        "WHIP-07",
+        Must,
+        "strong ETag; trickle PATCH 204, 428 / 412 / 415 / 400, 422, 405+Allow / 501"
+    ),
+    rule!("WHIP-08", Must, "ICE restart PATCH (If-Match: *) -> 200 sdpfrag, new ufrag/pwd + ETag"),
+    rule!("WHIP-09", Must, "Link rel=ice-server: stun/turn URIs, TURN credentials (optional)"),
+    rule!("WHIP-10", Must, "extensions only as Link urn:ietf:params:whip:ext:*, none required"),
+    rule!("WHIP-11", Must, "Bearer token: missing / wrong token -> 401 with WWW-Authenticate"),
+    rule!("WHIP-12", Must, "redirects use 307, never 301/302; 503 for overload"),
+    rule!("WHIP-13", Should, "simulcast and full ICE (needs a WebRTC peer: not exercised)"),
+    rule!(
+        "WHEP-01",
+        Must,
+        "POST offer -> 201 answer (or 406 counter-offer; 409 + Retry-After when not live); 4xx errors"
+    ),
+    rule!(
+        "WHEP-02",
+        Must,
+        "answer sendonly, one msid, BUNDLE, rtcp-mux, setup; counter-offer not recvonly"
+    ),
+    rule!("WHEP-03", Must, "GET on endpoint and session: 2xx with no content (HEAD reported)"),
+    rule!("WHEP-04", Must, "the WHIP-04..WHIP-12 rules applied to WHEP (see those lines)"),
+    rule!("WHEP-05", Must, "media flows after set-up (needs a WebRTC peer: not exercised)"),
+];
+
+/// The rules a `sluice-check whip` report lists.
+pub const WHIP_RULES: &[&str] = &[
+    "WHIP-01", "WHIP-02", "WHIP-03", "WHIP-04", "WHIP-05", "WHIP-06", "WHIP-07", "WHIP-08",
+    "WHIP-09", "WHIP-10", "WHIP-11", "WHIP-12", "WHIP-13",
+];
+
+/// The rules a `sluice-check whep` report lists: WHEP's own, then the WHIP rules WHEP-04 applies
+/// (each judged on the WHEP session and also folded into WHEP-04).
+pub const WHEP_RULES: &[&str] = &[
+    "WHEP-01", "WHEP-02", "WHEP-03", "WHEP-04", "WHEP-05", "WHIP-04", "WHIP-05", "WHIP-07",
+    "WHIP-08", "WHIP-09", "WHIP-10", "WHIP-11", "WHIP-12",
+];
+
 /// Every rule that judges one Media Playlist response on its own, in catalogue order.
 /// `removal_seen` says whether segments have been removed from the head (sliding window).
 pub fn media_snapshot(
@@ -299,9 +357,9 @@ pub fn multivariant_static(
     ]
 }
 
-/// The catalogue entry for `id`.
+/// The catalogue entry for `id` (sections A-C and E).
 pub fn info(id: &str) -> Option<&'static RuleInfo> {
-    CATALOGUE.iter().find(|r| r.id == id)
+    CATALOGUE.iter().chain(WEBRTC_CATALOGUE).find(|r| r.id == id)
 }
 
 /// Percentile (nearest-rank) of a slice of seconds; `None` for an empty slice.
@@ -337,6 +395,19 @@ mod tests {
         assert_eq!(ids.len(), n);
         assert_eq!(n, 63 + 10 + 4);
         assert_eq!(CATALOGUE.iter().filter(|r| r.id.starts_with("TS-")).count(), 10);
+    }
+
+    #[test]
+    fn section_e_has_18_rules_unique_across_catalogues_and_both_lists_resolve() {
+        assert_eq!(WEBRTC_CATALOGUE.len(), 13 + 5);
+        let mut ids: Vec<&str> = CATALOGUE.iter().chain(WEBRTC_CATALOGUE).map(|r| r.id).collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        for id in WHIP_RULES.iter().chain(WHEP_RULES) {
+            assert!(info(id).is_some(), "{id}");
+        }
     }
 
     #[test]
