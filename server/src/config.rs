@@ -54,6 +54,8 @@ pub struct ChannelSettings {
     /// SRT passphrase (10–79 characters). When set, SRT callers must encrypt with it (any of
     /// AES-128/192/256, the caller's `pbkeylen` decides); when unset, encrypted callers are refused.
     pub srt_passphrase: Option<String>,
+    /// Publish credential: WHIP publishers must send `Authorization: Bearer <token>`.
+    pub publish_token: Option<String>,
 }
 
 /// SRT receive latency bounds (libsrt's default is 120 ms; 8 s covers satellite-grade links).
@@ -85,6 +87,8 @@ pub struct Limits {
     pub max_rtmp_connections: usize,
     /// Channels that may exist at once.
     pub max_channels: usize,
+    /// WHIP and WHEP sessions at once (each holds a UDP port and a WebRTC engine).
+    pub max_webrtc_sessions: usize,
 }
 
 impl Default for Config {
@@ -120,7 +124,12 @@ impl Default for MediaConfig {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_held_requests: 10_000, max_rtmp_connections: 256, max_channels: 1000 }
+        Self {
+            max_held_requests: 10_000,
+            max_rtmp_connections: 256,
+            max_channels: 1000,
+            max_webrtc_sessions: 1000,
+        }
     }
 }
 

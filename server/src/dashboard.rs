@@ -1,5 +1,6 @@
 //! The dashboard page (compiled in) and the npm-installed player script it loads.
 
+use bytes::Bytes;
 use http::StatusCode;
 
 use crate::egress::response::{Resp, cache, error, with_body};
@@ -26,4 +27,15 @@ pub fn hls_js(state: &AppState) -> Resp {
             "hls.js is not installed: run `npm ci --prefix web` (see README), or pass --web DIR",
         ),
     }
+}
+
+/// The WHEP player, served at `GET /{group}/{channel}/whep`: it posts its offer to its own URL.
+pub fn whep_player() -> Resp {
+    let mut r = with_body(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        Bytes::from_static(include_bytes!("dashboard/whep.html")),
+    );
+    cache(&mut r, "no-cache");
+    r
 }

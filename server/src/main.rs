@@ -37,7 +37,7 @@ fn main() -> ExitCode {
             "hls.js not found: the dashboard cannot play until `npm ci --prefix web` is run"
         );
     }
-    let state = Arc::new(AppState { hub: hub.clone(), hls_js });
+    let state = Arc::new(AppState::new(hub.clone(), hls_js, &config));
     match sluice_server::runtime::run(&config, hub, state, command == Command::Demo) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,6 +17,32 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// The npm-installed hls.js, read at start-up (None when not installed).
     pub hls_js: Option<Bytes>,
+    /// Live WHIP/WHEP sessions.
+    pub webrtc: crate::webrtc::Sessions,
+    /// Publish credentials (`Authorization: Bearer`) per `group/channel`.
+    pub channel_tokens: std::collections::BTreeMap<String, String>,
+}
+
+impl AppState {
+    pub fn new(hub: Arc<Hub>, hls_js: Option<Bytes>, config: &crate::config::Config) -> Self {
+        Self {
+            hub,
+            hls_js,
+            webrtc: crate::webrtc::Sessions::new(config.limits.max_webrtc_sessions),
+            channel_tokens: config
+                .channels
+                .iter()
+                .filter_map(|(id, c)| c.publish_token.clone().map(|t| (id.clone(), t)))
+                .collect(),
+        }
+    }
+}
+
+/// The two ends of the connection a request came in on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub local: std::net::SocketAddr,
+    pub peer: std::net::SocketAddr,
 }
 
 /// Bounded per-connection work: header size and concurrent HTTP/2 streams.
@@ -32,7 +58,7 @@ fn builder() -> auto::Builder<TokioExecutor> {
 
 pub async fn serve_http(listener: TcpListener, state: Arc<AppState>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("http accept failed: {e}");
@@ -41,12 +67,16 @@ pub async fn serve_http(listener: TcpListener, state: Arc<AppState>) {
             }
         };
         let _ = stream.set_nodelay(true);
+        let Ok(local) = stream.local_addr() else { continue };
+        let conn = ConnInfo { local, peer };
         let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await)
+                    Ok::<_, std::convert::Infallible>(
+                        crate::egress::http::route(state, conn, req).await,
+                    )
                 }
             });
             let _ = builder().serve_connection(TokioIo::new(stream), svc).await;
@@ -70,6 +100,8 @@ pub async fn serve_https(
             }
         };
         let _ = stream.set_nodelay(true);
+        let Ok(local) = stream.local_addr() else { continue };
+        let conn = ConnInfo { local, peer };
         let state = state.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
@@ -89,7 +121,9 @@ pub async fn serve_https(
             let svc = service_fn(move |req| {
                 let state = state.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(crate::egress::http::route(state, req).await)
+                    Ok::<_, std::convert::Infallible>(
+                        crate::egress::http::route(state, conn, req).await,
+                    )
                 }
             });
             let _ = builder().serve_connection(TokioIo::new(stream), svc).await;

@@ -9,14 +9,23 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use crate::egress::body::Chunks;
 use crate::egress::hls::{self, RequestInfo};
 use crate::egress::response::{Resp, cache, cors, error, with_body};
-use crate::server::AppState;
+use crate::server::{AppState, ConnInfo};
+use crate::webrtc::Kind;
 
 /// Longest request target we look at; anything longer is refused (bounded work per request).
 const MAX_URI: usize = 2048;
 
-pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
+pub async fn route<B>(state: Arc<AppState>, conn: ConnInfo, req: Request<B>) -> Resp
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let hub = &state.hub;
     hub.counters.http_requests.fetch_add(1, Ordering::Relaxed);
+    let path = req.uri().path().to_owned();
+    if let Some(target) = webrtc_target(&path) {
+        return webrtc(&state, conn, target, req).await;
+    }
     let head = req.method() == Method::HEAD;
     let mut resp = match *req.method() {
         Method::GET | Method::HEAD => get(&state, &req).await,
@@ -34,6 +43,83 @@ pub async fn route<B>(state: Arc<AppState>, req: Request<B>) -> Resp {
         }
     }
     resp
+}
+
+/// `/{group}/{channel}/{whip|whep}[/{session}]`.
+#[derive(Debug, Clone, Copy)]
+struct WebRtcTarget<'a> {
+    group: &'a str,
+    channel: &'a str,
+    kind: Kind,
+    session: Option<&'a str>,
+}
+
+fn webrtc_target(path: &str) -> Option<WebRtcTarget<'_>> {
+    let mut segs = path.trim_start_matches('/').split('/');
+    let (group, channel, endpoint) = (segs.next()?, segs.next()?, segs.next()?);
+    let kind = match endpoint {
+        "whip" => Kind::Whip,
+        "whep" => Kind::Whep,
+        _ => return None,
+    };
+    let session = segs.next().filter(|s| !s.is_empty());
+    if segs.next().is_some() {
+        return None;
+    }
+    Some(WebRtcTarget { group, channel, kind, session })
+}
+
+async fn webrtc<B>(
+    state: &Arc<AppState>,
+    conn: ConnInfo,
+    t: WebRtcTarget<'_>,
+    req: Request<B>,
+) -> Resp
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use crate::webrtc::http as wh;
+    let method = req.method().clone();
+    if method == Method::OPTIONS {
+        return wh::options(t.session.is_some());
+    }
+    if t.session.is_none() && t.kind == Kind::Whep && matches!(method, Method::GET | Method::HEAD) {
+        return crate::dashboard::whep_player();
+    }
+    let (parts, body) = req.into_parts();
+    let body =
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, wh::MAX_SDP))
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("bodies here are at most {} bytes", wh::MAX_SDP),
+                );
+            }
+        };
+    let request = wh::Request {
+        method: &method,
+        headers: &parts.headers,
+        body,
+        local: conn.local,
+        peer: conn.peer,
+    };
+    match t.session {
+        Some(id) => {
+            wh::session(state, t.kind, &format!("{}/{}", t.group, t.channel), id, request).await
+        }
+        None if method == Method::POST => {
+            wh::post(state, t.kind, t.group, t.channel, request).await
+        }
+        None => {
+            let mut r = error(StatusCode::METHOD_NOT_ALLOWED, "POST an SDP offer here");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            r
+        }
+    }
 }
 
 fn preflight() -> Resp {

@@ -1,0 +1,266 @@
+//! WHIP ingest: one publisher's session. Depacketized H.264 (Annex B, one access unit per
+//! frame, SPS/PPS in band) becomes length-prefixed access units and an avcC built from the
+//! parameter sets; Opus packets become Opus access units. Each stream's RTP time is placed on
+//! the session timeline by the arrival of its first frame, so audio and video line up.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use sluice_media::codec::annexb;
+use sluice_media::codec::h264::{AvcConfig, nal_type};
+use sluice_media::codec::opus::OpusConfig;
+use sluice_media::track::{AUDIO_TRACK, MediaKind as TrackKind, VIDEO_TRACK};
+use sluice_media::{AccessUnit, CodecConfig, TrackInfo};
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::{Event, IceConnectionState};
+use tokio::sync::mpsc;
+
+use super::Command;
+use super::rtc::{Driver, Wake};
+use crate::hub::PublishGuard;
+use crate::pipeline::IngestEvent;
+
+/// A publisher silent this long is gone (ICE consent would notice later).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keyframe requests to the publisher at most this often.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Per RTP stream: (first RTP time, its arrival) → ticks on the session timeline.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    rtp0: u64,
+    ticks0: i64,
+}
+
+#[derive(Debug)]
+struct Publisher {
+    t0: Instant,
+    video: Option<(AvcConfig, Clock)>,
+    audio: Option<Clock>,
+    audio_announced: bool,
+    waiting_for_keyframe: bool,
+    last_keyframe_request: Option<Instant>,
+    frames: u64,
+    announced: bool,
+}
+
+pub async fn run(
+    mut drv: Driver,
+    guard: PublishGuard,
+    mut commands: mpsc::Receiver<Command>,
+    peer: String,
+) {
+    let id = guard.channel.id.clone();
+    let mut p = Publisher {
+        t0: Instant::now(),
+        video: None,
+        audio: None,
+        audio_announced: false,
+        waiting_for_keyframe: true,
+        last_keyframe_request: None,
+        frames: 0,
+        announced: false,
+    };
+    let mut events = Vec::new();
+    let mut buf = Driver::buffer();
+    let mut last_media = Instant::now();
+    let mut video_mid: Option<Mid> = None;
+    let ended = 'session: loop {
+        if drv.drain(&mut events).is_err() {
+            break "the WebRTC connection failed".to_owned();
+        }
+        for e in events.drain(..) {
+            match e {
+                Event::MediaAdded(m) if m.kind == str0m::media::MediaKind::Video => {
+                    video_mid = Some(m.mid)
+                }
+                Event::MediaData(d) => {
+                    last_media = Instant::now();
+                    let ask = p.media(&guard, d);
+                    if ask && let Some(mid) = video_mid {
+                        p.request_keyframe(&mut drv, mid);
+                    }
+                }
+                Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                    break 'session "the publisher went away".to_owned();
+                }
+                _ => {}
+            }
+        }
+        if !drv.rtc.is_alive() {
+            break "the connection closed".to_owned();
+        }
+        if last_media.elapsed() > IDLE_TIMEOUT {
+            break format!("no media for {} s", IDLE_TIMEOUT.as_secs());
+        }
+        match drv.wake(&mut buf, commands.recv()).await {
+            Wake::Datagram(n, from) => drv.receive(&buf[..n], from),
+            Wake::Timeout => drv.timeout(),
+            Wake::Other(Some(Command::Trickle(lines))) => {
+                for l in lines {
+                    if let Ok(c) = str0m::Candidate::from_sdp_string(&l) {
+                        drv.rtc.add_remote_candidate(c);
+                    }
+                }
+            }
+            Wake::Other(Some(Command::Close) | None) => {
+                break "the publisher ended the session".to_owned();
+            }
+        }
+    };
+    drv.rtc.disconnect();
+    let _ = drv.drain(&mut events);
+    tracing::info!(
+        peer,
+        "WHIP stream {id} stopped after {:.1} s: {ended}",
+        p.t0.elapsed().as_secs_f64()
+    );
+}
+
+impl Publisher {
+    /// Returns true when a keyframe should be requested (a gap, or no keyframe yet).
+    fn media(&mut self, guard: &PublishGuard, d: MediaData) -> bool {
+        let now_ms = crate::now_unix_ms();
+        match d.params.spec().codec {
+            Codec::H264 => self.video_frame(guard, &d, now_ms),
+            Codec::Opus => {
+                self.audio_frame(guard, &d, now_ms);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn ticks_since_start(&self, at: Instant, rate: u64) -> i64 {
+        (at.saturating_duration_since(self.t0).as_micros() as u64 * rate / 1_000_000) as i64
+    }
+
+    fn video_frame(&mut self, guard: &PublishGuard, d: &MediaData, now_ms: i64) -> bool {
+        if !d.contiguous {
+            // Packets were lost beyond NACK's reach: this frame and those depending on it are
+            // broken until the next keyframe.
+            self.waiting_for_keyframe = true;
+        }
+        let (mut sps, mut pps) = (Vec::new(), Vec::new());
+        let mut sample = BytesMut::with_capacity(d.data.len());
+        let mut idr = false;
+        for nal in annexb::nal_units(&d.data) {
+            match nal.first().map(|b| b & 0x1f) {
+                Some(nal_type::SPS) => sps.push(Bytes::copy_from_slice(nal)),
+                Some(nal_type::PPS) => pps.push(Bytes::copy_from_slice(nal)),
+                Some(nal_type::AUD) | None => {}
+                Some(t) => {
+                    idr |= t == nal_type::IDR_SLICE;
+                    sample.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+                    sample.extend_from_slice(nal);
+                }
+            }
+        }
+        if !sps.is_empty() && !pps.is_empty() {
+            match AvcConfig::from_parameter_sets(&sps, &pps) {
+                Ok(config) => {
+                    let changed =
+                        self.video.as_ref().is_none_or(|(c, _)| c.record != config.record);
+                    if changed {
+                        let clock = self.video.as_ref().map(|(_, c)| *c).unwrap_or(Clock {
+                            rtp0: d.time.numer(),
+                            ticks0: self.ticks_since_start(d.network_time, 90_000),
+                        });
+                        guard.push(
+                            IngestEvent::Track(TrackInfo {
+                                id: VIDEO_TRACK,
+                                kind: TrackKind::Video,
+                                timescale: 90_000,
+                                codec: CodecConfig::H264(config.clone()),
+                            }),
+                            now_ms,
+                        );
+                        self.video = Some((config, clock));
+                    }
+                }
+                Err(e) => tracing::debug!("WHIP {}: bad parameter sets: {e}", guard.channel.id),
+            }
+        }
+        let Some((_, clock)) = self.video else { return true };
+        if self.waiting_for_keyframe {
+            if !idr {
+                return true;
+            }
+            self.waiting_for_keyframe = false;
+        }
+        if sample.is_empty() {
+            return false;
+        }
+        let ts = clock.ticks0 + (d.time.numer().wrapping_sub(clock.rtp0)) as i64;
+        self.push(
+            guard,
+            AccessUnit {
+                track: VIDEO_TRACK,
+                dts: ts,
+                pts: ts,
+                keyframe: idr,
+                data: sample.freeze(),
+            },
+            now_ms,
+        );
+        false
+    }
+
+    fn audio_frame(&mut self, guard: &PublishGuard, d: &MediaData, now_ms: i64) {
+        if !self.audio_announced {
+            let channels = if d.params.spec().channels.unwrap_or(2) >= 2 { 2 } else { 1 };
+            let Ok(config) = OpusConfig::from_channels(channels) else { return };
+            guard.push(
+                IngestEvent::Track(TrackInfo {
+                    id: AUDIO_TRACK,
+                    kind: TrackKind::Audio,
+                    timescale: 48_000,
+                    codec: CodecConfig::Opus(config),
+                }),
+                now_ms,
+            );
+            self.audio_announced = true;
+        }
+        let clock = *self.audio.get_or_insert(Clock {
+            rtp0: d.time.numer(),
+            ticks0: self.ticks_since_start(d.network_time, 48_000),
+        });
+        let ts = clock.ticks0 + (d.time.numer().wrapping_sub(clock.rtp0)) as i64;
+        let data = Bytes::copy_from_slice(&d.data);
+        self.push(
+            guard,
+            AccessUnit { track: AUDIO_TRACK, dts: ts, pts: ts, keyframe: true, data },
+            now_ms,
+        );
+    }
+
+    fn push(&mut self, guard: &PublishGuard, au: AccessUnit, now_ms: i64) {
+        guard.push(IngestEvent::Frame(au), now_ms);
+        self.frames += 1;
+        if !self.announced && self.video.is_some() && (self.audio_announced || self.frames > 60) {
+            self.announced = true;
+            if let Ok(p) = guard.channel.pipeline.lock() {
+                tracing::info!(
+                    "stream {} started over WHIP: {}",
+                    guard.channel.id,
+                    crate::publish::describe(&p)
+                );
+            }
+        }
+    }
+
+    fn request_keyframe(&mut self, drv: &mut Driver, mid: Mid) {
+        if self.last_keyframe_request.is_some_and(|t| t.elapsed() < KEYFRAME_REQUEST_INTERVAL) {
+            return;
+        }
+        self.last_keyframe_request = Some(Instant::now());
+        let Some(mut w) = drv.rtc.writer(mid) else { return };
+        for kind in [KeyframeRequestKind::Pli, KeyframeRequestKind::Fir] {
+            if w.is_request_keyframe_possible(kind) {
+                let _ = w.request_keyframe(None, kind);
+                return;
+            }
+        }
+    }
+}
