@@ -41,14 +41,17 @@ pub fn channels(hub: &Hub) -> Resp {
                 json_str(&v.info.codec_string()),
             ))
         });
-        let audio = snap.audio.as_ref().and_then(|a| match &a.info.codec {
-            CodecConfig::Aac(c) => Some(format!(
-                "{{\"codec\":{},\"sample_rate\":{},\"channels\":{}}}",
+        let audio = snap.audio.as_ref().and_then(|a| {
+            let sample_rate = match &a.info.codec {
+                CodecConfig::Aac(c) => c.sample_rate,
+                CodecConfig::Opus(_) => 48_000,
+                _ => return None,
+            };
+            let channels = a.info.codec.audio_channels().unwrap_or(0);
+            Some(format!(
+                "{{\"codec\":{},\"sample_rate\":{sample_rate},\"channels\":{channels}}}",
                 json_str(&a.info.codec_string()),
-                c.sample_rate,
-                c.channels
-            )),
-            _ => None,
+            ))
         });
         items.push(format!(
             "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"scte35\":{{\"cues\":{},\"last\":{}}},\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",

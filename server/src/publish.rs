@@ -64,15 +64,20 @@ pub fn describe(p: &Pipeline) -> String {
         let fps = fps.map(|(n, d)| format!(" {} fps", fps_text(n, d))).unwrap_or_default();
         parts.push(format!("{name} {width}x{height}{fps} ({})", v.info.codec_string()));
     }
-    if let Some(a) = &p.audio
-        && let sluice_media::CodecConfig::Aac(c) = &a.info.codec
-    {
-        let ch = match c.channels {
-            1 => "mono".to_owned(),
-            2 => "stereo".to_owned(),
-            n => format!("{n} channels"),
+    if let Some(a) = &p.audio {
+        let channels = match a.info.codec.audio_channels() {
+            Some(1) => "mono".to_owned(),
+            Some(2) => "stereo".to_owned(),
+            Some(n) => format!("{n} channels"),
+            None => "channels unknown".to_owned(),
         };
-        parts.push(format!("AAC {} kHz {ch}", c.sample_rate as f64 / 1000.0));
+        match &a.info.codec {
+            sluice_media::CodecConfig::Aac(c) => {
+                parts.push(format!("AAC {} kHz {channels}", c.sample_rate as f64 / 1000.0))
+            }
+            sluice_media::CodecConfig::Opus(_) => parts.push(format!("Opus 48 kHz {channels}")),
+            _ => {}
+        }
     }
     if parts.is_empty() { "no tracks yet".to_owned() } else { parts.join(", ") }
 }

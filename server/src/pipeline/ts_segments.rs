@@ -80,7 +80,16 @@ impl TsSegments {
     /// after video has started) just extends the program. A changed or removed track closes
     /// what is open with the old configuration first: its keyframes must carry their own
     /// parameter sets. Discontinuities come from the CMAF rings via [`Self::begin`].
-    pub fn set_tracks(&mut self, tracks: Vec<TrackInfo>) {
+    pub fn set_tracks(&mut self, mut tracks: Vec<TrackInfo>) {
+        // MPEG-TS here carries AAC only: an Opus source (WHIP) gets a video-only HLS-TS
+        // endpoint until an Opus→AAC encoder exists.
+        let before = tracks.len();
+        tracks.retain(|t| !matches!(t.codec, sluice_media::CodecConfig::Opus(_)));
+        if tracks.len() != before && !self.tracks.iter().any(|t| t.kind == MediaKind::Video) {
+            tracing::info!(
+                "HLS-TS for this stream carries video only: its audio is Opus (AAC in TS only)"
+            );
+        }
         if tracks == self.tracks {
             return;
         }
@@ -102,6 +111,9 @@ impl TsSegments {
     }
 
     pub fn push(&mut self, au: &AccessUnit, timescale: u32) {
+        if !self.tracks.iter().any(|t| t.id == au.track) {
+            return;
+        }
         let dts_90k = rescale(au.dts, timescale, VIDEO_TIMESCALE);
         if au.track == VIDEO_TRACK {
             self.video_at_90k = Some(dts_90k);

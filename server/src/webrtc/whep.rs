@@ -43,6 +43,8 @@ struct Viewer {
     /// (first presentation time in 90 kHz, the Instant it was sent): RTCP wall-clock anchor.
     anchor: Option<(i64, Instant)>,
     audio: Option<AacToOpus>,
+    /// The source is Opus already (WHIP): packets go out as they came.
+    audio_passthrough: bool,
     audio_unsupported: Option<String>,
     wait_for_keyframe: bool,
 }
@@ -160,9 +162,16 @@ impl Viewer {
                     self.unsupported_video = None;
                 }
                 CodecConfig::Aac(c) => match AacToOpus::new(c) {
-                    Ok(t) => self.audio = Some(t),
+                    Ok(t) => {
+                        self.audio = Some(t);
+                        self.audio_passthrough = false;
+                    }
                     Err(e) => self.audio_unsupported = Some(e.to_string()),
                 },
+                CodecConfig::Opus(_) => {
+                    self.audio = None;
+                    self.audio_passthrough = true;
+                }
                 other if t.id == VIDEO_TRACK => {
                     self.unsupported_video = Some(format!(
                         "WHEP sends H.264 only; this stream is {}",
@@ -223,23 +232,26 @@ impl Viewer {
 
     fn audio(&mut self, drv: &mut Driver, au: &AccessUnit) {
         let Some(mid) = self.audio_mid else { return };
-        let Some(transcoder) = self.audio.as_mut() else { return };
-        // A frame the decoder rejects is counted by the transcoder and skipped.
-        let _ = transcoder.push(au);
-        let packets: Vec<_> = std::iter::from_fn(|| transcoder.poll_output()).collect();
-        for packet in packets {
-            let wallclock = self.wallclock(packet.pts_48k * 90_000 / 48_000);
+        let packets: Vec<(i64, bytes::Bytes)> = if self.audio_passthrough {
+            // Opus sources (WHIP) use the 48 kHz timescale already.
+            vec![(au.pts, au.data.clone())]
+        } else {
+            let Some(transcoder) = self.audio.as_mut() else { return };
+            // A frame the decoder rejects is counted by the transcoder and skipped.
+            let _ = transcoder.push(au);
+            std::iter::from_fn(|| transcoder.poll_output()).map(|p| (p.pts_48k, p.data)).collect()
+        };
+        for (pts_48k, data) in packets {
+            let wallclock = self.wallclock(pts_48k * 90_000 / 48_000);
             let Some(writer) = drv.rtc.writer(mid) else { return };
             let Some(pt) =
                 pick_pt(writer.payload_params().map(|p| (p.pt(), p.spec().codec)), Codec::Opus)
             else {
                 return;
             };
-            let rtp = MediaTime::new(
-                packet.pts_48k.max(0) as u64,
-                str0m::media::Frequency::FORTY_EIGHT_KHZ,
-            );
-            let _ = writer.write(pt, wallclock, rtp, packet.data.to_vec());
+            let rtp =
+                MediaTime::new(pts_48k.max(0) as u64, str0m::media::Frequency::FORTY_EIGHT_KHZ);
+            let _ = writer.write(pt, wallclock, rtp, data.to_vec());
         }
     }
 }
