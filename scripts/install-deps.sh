@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Sluice's demo and tests need on a fresh Debian 12 machine: Debian packages
 # (ffmpeg, Chromium, nginx + RTMP module for the side-by-side bench, Node.js) and the npm
-# packages (hls.js for the dashboard, playwright-core for the browser tests) into project folders.
+# packages (hls.js for the dashboard, playwright-core for the browser tests) and the Python WebRTC
+# test peers (FFmpeg 9 with `-f whip` from imageio-ffmpeg, aiortc) into project folders.
 # Idempotent: skips what is already there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,7 +12,7 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 pkgs=(nodejs npm)
 if [ "$what" = all ]; then
-  pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl iproute2 nftables)
+  pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl iproute2 nftables python3 python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -35,4 +36,16 @@ fi
 [ -f "$root/web/node_modules/hls.js/dist/hls.min.js" ] || npm ci --prefix "$root/web" --no-audit --no-fund
 if [ "$what" = all ]; then
   [ -d "$root/conformance/runners/node_modules/playwright-core" ] || npm ci --prefix "$root/conformance/runners" --no-audit --no-fund
+fi
+if [ "$what" = all ]; then
+  # WHIP/WHEP test peers (server/tests/whip_whep.rs): Debian's ffmpeg 5.1 has no `-f whip`, so a
+  # static FFmpeg 9 comes from PyPI (imageio-ffmpeg), and aiortc plays scripted publisher/viewer.
+  venv="$root/.venv-webrtc"
+  py=/usr/bin/python3; [ -x "$py" ] || py=python3
+  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+  if ! "$venv/bin/python" -c 'import aiortc, imageio_ffmpeg' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check 'imageio-ffmpeg==0.8.1' 'aiortc==1.16.*'
+  fi
+  # imageio-ffmpeg fetches nothing at run time: the binary ships inside the wheel.
+  "$venv/bin/python" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())' >/dev/null
 fi
