@@ -33,6 +33,8 @@ struct Faults {
 #[derive(Debug, Clone)]
 struct Session {
     etag: String,
+    /// mids of the negotiated session; a fragment naming another one is refused.
+    mids: Vec<String>,
     /// WHEP counter-offer sent, answer not received yet.
     pending: bool,
 }
@@ -253,11 +255,19 @@ impl Server {
             }
         }
         if self.whep && self.faults.counter_offer {
-            st.sessions.insert(id, Session { etag, pending: true });
+            // The counter-offer picks its own mids.
+            let mids = vec!["a".to_string(), "v".to_string()];
+            st.sessions.insert(id, Session { etag, mids, pending: true });
             push("Content-Type", "application/sdp; valid-until=\"Wed, 09 Oct 2030 10:00:00 GMT\"");
-            return Some((406, h, self.answer(&media, &ufrag, "actpass", "sendonly").into_bytes()));
+            let offer = self
+                .answer(&media, &ufrag, "actpass", "sendonly")
+                .replace("a=group:BUNDLE 0 1", "a=group:BUNDLE a v")
+                .replace("a=mid:0", "a=mid:a")
+                .replace("a=mid:1", "a=mid:v");
+            return Some((406, h, offer.into_bytes()));
         }
-        st.sessions.insert(id, Session { etag, pending: false });
+        let mids = vec!["0".to_string(), "1".to_string()];
+        st.sessions.insert(id, Session { etag, mids, pending: false });
         push("Content-Type", "application/sdp");
         let dir = if self.whep { "sendonly" } else { "recvonly" };
         let status = if self.faults.status_200 { 200 } else { 201 };
@@ -285,6 +295,11 @@ impl Server {
         let text = String::from_utf8_lossy(&r.body).into_owned();
         if text.lines().any(|l| l.len() < 2 || &l[1..2] != "=") {
             return resp(400, &[], "malformed SDP fragment");
+        }
+        if let Some(mid) = text.lines().find_map(|l| l.strip_prefix("a=mid:"))
+            && !s.mids.iter().any(|m| m == mid)
+        {
+            return resp(400, &[], "fragment names an unknown mid");
         }
         match r.header("if-match") {
             None if !self.faults.no_etag => resp(428, &[], "If-Match required"),

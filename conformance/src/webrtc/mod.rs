@@ -31,7 +31,7 @@ use crate::rules::{WHEP_RULES, WHIP_RULES};
 use crate::sdp::Sdp;
 use crate::url::Url;
 use exchange::Exchange;
-use offer::{Offer, Role, VideoCodec, random_u64, restart_fragment, trickle_fragment};
+use offer::{Bundle, Offer, Role, VideoCodec, random_u64, restart_fragment, trickle_fragment};
 
 /// The `Origin` sent on CORS requests.
 const ORIGIN: &str = "http://sluice-check.invalid";
@@ -375,6 +375,11 @@ impl Run {
 
         let mut server_ufrag: Option<String> = None;
         let mut etag = main.header("etag").map(str::to_string);
+        // Fragments name the negotiated bundle: our offer's, or the counter-offer's.
+        let Some(mut bundle) = Bundle::of(&offer_sdp) else {
+            self.report.add(id_post, "", Outcome::skip("internal: generated offer has no bundle"));
+            return false;
+        };
         let session;
         if p == Proto::Whep && main.is(406) {
             let (o1, o2, counter) = rules::counter_offer(&main);
@@ -382,6 +387,9 @@ impl Run {
             self.report.add("WHEP-02", "counter-offer", o2);
             session = rules::session_url(&base, &main);
             if let (Some(c), Ok(s)) = (&counter, &session) {
+                if let Some(b) = Bundle::of(c) {
+                    bundle = b;
+                }
                 server_ufrag =
                     c.media.first().and_then(|m| c.effective(m, "ice-ufrag")).map(str::to_string);
                 let answer = offer::answer_to(c, &offer);
@@ -437,7 +445,7 @@ impl Run {
         let authenticated = self.token.is_some();
         self.report.add(id_get, "session", rules::get_no_content(&g, authenticated));
 
-        let run = self.patches(&session, &offer, etag);
+        let run = self.patches(&session, &offer, &bundle, etag);
         let supported = rules::patch_support(&run.trickle, 204) != PatchSupport::NoPatch
             || rules::patch_support(&run.restart, 200) != PatchSupport::NoPatch;
 
@@ -476,7 +484,7 @@ impl Run {
             Some(self.send("DELETE session", "DELETE", &session, &[], b"", &Auth::Token))
         };
         let again = self.send("DELETE session again", "DELETE", &session, &[], b"", &Auth::Token);
-        let frag = trickle_fragment(&offer.ufrag, &offer.pwd);
+        let frag = trickle_fragment(&bundle, &offer.ufrag, &offer.pwd);
         let mut h = vec![("Content-Type", SDPFRAG.to_string())];
         let newest = run.restart.header("etag").filter(|_| run.restart.is(200));
         h.extend(if_match(newest.or(run.etag.as_deref())));
@@ -510,8 +518,8 @@ impl Run {
         self.send(what, "PATCH", url, &h, body.as_bytes(), &Auth::Token)
     }
 
-    fn patches(&mut self, s: &Url, offer: &Offer, etag: Option<String>) -> PatchRun {
-        let frag = trickle_fragment(&offer.ufrag, &offer.pwd);
+    fn patches(&mut self, s: &Url, offer: &Offer, b: &Bundle, etag: Option<String>) -> PatchRun {
+        let frag = trickle_fragment(b, &offer.ufrag, &offer.pwd);
         let tag = etag.as_deref();
         let trickle = self.patch("PATCH trickle (current If-Match)", s, SDPFRAG, &frag, tag);
         let support = rules::patch_support(&trickle, 204);
@@ -536,7 +544,7 @@ impl Run {
                 tag,
             ));
         }
-        let (restart, ufrag, pwd) = restart_fragment();
+        let (restart, ufrag, pwd) = restart_fragment(b);
         run.restart_ufrag = ufrag.clone();
         run.restart =
             self.patch("PATCH ICE restart (If-Match: *)", s, SDPFRAG, &restart, Some("*"));
@@ -544,7 +552,7 @@ impl Run {
         if let Some(new) = new {
             self.report.metric("ETag after ICE restart", new.clone());
             if support == PatchSupport::Done {
-                let frag = trickle_fragment(&ufrag, &pwd);
+                let frag = trickle_fragment(b, &ufrag, &pwd);
                 if let Some(old) = &etag {
                     let what = "PATCH trickle (pre-restart If-Match)";
                     run.old_etag_after_restart =

@@ -136,26 +136,55 @@ impl Offer {
     }
 }
 
-/// RFC 8840 / RFC 9725 §4.3.2 trickle fragment: the client's current credentials, the
-/// bundle-tagged m-line and one host candidate (loopback, discard port: nothing listens there).
-pub fn trickle_fragment(ufrag: &str, pwd: &str) -> String {
-    format!(
-        "a=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
-         a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n\
-         a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\n"
-    )
+/// The bundle a fragment refers to: every mid of the session and the bundle-tagged (first)
+/// m-line, whose `m=` line an sdpfrag repeats (RFC 9725 §4.3.2: "the SDP fragment will contain
+/// only the offerer-tagged m-line of the bundle group").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// Every mid, in order.
+    pub mids: Vec<String>,
+    /// `audio 9 UDP/TLS/RTP/SAVPF 111`: the tagged m-line's media, port, proto and formats.
+    pub tagged: String,
+    /// The tagged m-line's mid.
+    pub tagged_mid: String,
 }
 
-/// WHIP §4.3.3 ICE-restart fragment: new credentials (returned) and a candidate.
-pub fn restart_fragment() -> (String, String, String) {
+impl Bundle {
+    /// The bundle of a negotiated session description (`None` without a usable m-line).
+    pub fn of(sdp: &Sdp) -> Option<Self> {
+        let mids: Vec<String> =
+            sdp.media.iter().filter_map(|m| m.mid()).map(str::to_string).collect();
+        let first = sdp.media.iter().find(|m| !m.rejected() && m.mid().is_some())?;
+        Some(Self {
+            tagged: format!("{} 9 {} {}", first.media, first.proto, first.formats.join(" ")),
+            tagged_mid: first.mid()?.to_string(),
+            mids,
+        })
+    }
+
+    fn fragment(&self, ufrag: &str, pwd: &str) -> String {
+        format!(
+            "a=group:BUNDLE {}\r\nm={}\r\na=mid:{}\r\na=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n\
+             a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\n",
+            self.mids.join(" "),
+            self.tagged,
+            self.tagged_mid
+        )
+    }
+}
+
+/// RFC 8840 / RFC 9725 §4.3.2 trickle fragment: the client's current credentials, the
+/// bundle-tagged m-line and one host candidate (loopback, discard port: nothing listens there).
+pub fn trickle_fragment(bundle: &Bundle, ufrag: &str, pwd: &str) -> String {
+    bundle.fragment(ufrag, pwd)
+}
+
+/// RFC 9725 §4.3.3 ICE-restart fragment: new credentials (returned as ufrag, pwd) and a
+/// candidate.
+pub fn restart_fragment(bundle: &Bundle) -> (String, String, String) {
     let ufrag = ice_chars(8);
     let pwd = ice_chars(24);
-    let text = format!(
-        "a=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
-         a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n\
-         a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\n"
-    );
-    (text, ufrag, pwd)
+    (bundle.fragment(&ufrag, &pwd), ufrag, pwd)
 }
 
 /// A WHEP player's answer to a server counter-offer (WHEP §4.3.2): every m-line mirrored with
@@ -229,9 +258,13 @@ mod tests {
     #[test]
     fn fragments_parse_and_answer_mirrors_the_counter_offer() {
         let o = Offer::new(Role::Play, VideoCodec::H264);
-        let f = Sdp::parse_fragment(trickle_fragment(&o.ufrag, &o.pwd).as_bytes()).unwrap();
+        let b = Bundle::of(&Sdp::parse(o.text.as_bytes()).unwrap()).unwrap();
+        assert_eq!(b.tagged, "audio 9 UDP/TLS/RTP/SAVPF 111");
+        let f = Sdp::parse_fragment(trickle_fragment(&b, &o.ufrag, &o.pwd).as_bytes()).unwrap();
+        assert_eq!(f.bundle_groups(), vec![vec!["0", "1"]]);
+        assert_eq!(f.media[0].mid(), Some("0"));
         assert_eq!(f.media[0].attr("ice-ufrag"), Some(o.ufrag.as_str()));
-        let (r, ufrag, _) = restart_fragment();
+        let (r, ufrag, _) = restart_fragment(&b);
         assert_eq!(
             Sdp::parse_fragment(r.as_bytes()).unwrap().media[0].attr("ice-ufrag"),
             Some(ufrag.as_str())
@@ -243,6 +276,8 @@ mod tests {
               a=fmtp:102 packetization-mode=1\r\n",
         )
         .unwrap();
+        let cb = Bundle::of(&counter).unwrap();
+        assert_eq!((cb.mids.join(" "), cb.tagged_mid.as_str()), ("a v".to_string(), "a"));
         let ans = Sdp::parse(answer_to(&counter, &o).as_bytes()).unwrap();
         assert_eq!(ans.bundle_groups(), vec![vec!["a", "v"]]);
         assert_eq!(ans.media[0].formats, vec!["111"]);
