@@ -5,7 +5,7 @@
 //   const h = new Harness();            // one per test; `await h.close()` in t.after()
 //   const sluice = await h.startSluice('serve');   // or 'demo'
 //   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });  // or sluice.srtUrl(id)
-//   const browser = await h.launchChromium();
+//   const browser = await h.launchChromium();   // { extraArgs: WEBRTC_CHROMIUM_ARGS } for WHEP
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +22,11 @@ export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
 ];
+// Added for WebRTC (WHEP/WHIP) pages only: Chromium leaves the loopback interface out of ICE
+// gathering unless allowed, and hides host candidates behind mDNS names Sluice cannot resolve.
+export const WEBRTC_CHROMIUM_ARGS = Object.freeze([
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+]);
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -171,11 +176,12 @@ export class Harness {
     return this.spawn(`ffmpeg strip ${variant}`, 'ffmpeg', args);
   }
 
-  /** Headless Debian Chromium with a fresh user-data-dir. Returns a playwright BrowserContext. */
-  async launchChromium() {
+  /** Headless Debian Chromium with a fresh user-data-dir. Returns a playwright BrowserContext.
+   *  `extraArgs` go after CHROMIUM_ARGS (e.g. WEBRTC_CHROMIUM_ARGS for WHEP pages). */
+  async launchChromium({ extraArgs = [] } = {}) {
     const userDataDir = fs.mkdtempSync(path.join(this.tmp, 'chromium-'));
     const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30000,
+      executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 30000,
       viewport: { width: 1280, height: 800 },
     });
     this.browsers.push(context);

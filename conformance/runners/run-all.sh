@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the real-client conformance runners (hls.js in headless Chromium against target/release/sluice).
+# Runs the real-client conformance runners (hls.js and WHEP in headless Chromium against target/release/sluice).
 # Installs the npm dependencies first if they are missing. Usage: conformance/runners/run-all.sh [test files...]
 # Without arguments every *.test.mjs here runs (about 5 min on 2 cores):
 #   checker-live           sluice-check on LL-HLS (RTMP x264, two encoders) and, over SRT ingest,
@@ -7,6 +7,7 @@
 #   demo-plays             `sluice demo` plays from the dashboard
 #   hlsjs-plays-hls-ts     hls.js (LL off) on the HLS-TS endpoint of an SRT publish, g2g printed
 #   hlsjs-plays-llhls      hls.js LL-HLS via the dashboard, RTMP and SRT ingest, g2g bound
+#   whep-plays-rtmp        Chromium WHEP player page on an RTMP publish: 30 fps, AAC→Opus audio, g2g (~35 s)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
