@@ -28,6 +28,7 @@ struct Faults {
     no_www_authenticate: bool,
     not_live: bool,
     counter_offer: bool,
+    trickle_kills_session: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -325,7 +326,14 @@ impl Server {
                 )
             }
             Some(tag) if tag != s.etag => resp(412, &[], "stale entity-tag"),
-            _ => resp(204, &[], ""),
+            _ => {
+                if self.faults.trickle_kills_session && text.contains("a=candidate:") {
+                    // Like a server whose ICE agent tears the session down on an unreachable
+                    // candidate.
+                    st.sessions.remove(id);
+                }
+                resp(204, &[], "")
+            }
         }
     }
 }
@@ -496,6 +504,26 @@ fn ignored_patches_fail_whip_07_and_whip_08() {
     let v = verdicts(&r);
     assert!(v["WHIP-07"].1.contains("428 Precondition Required"), "{}", v["WHIP-07"].1);
     assert!(v["WHIP-08"].1.contains("new credentials ignored"), "{}", v["WHIP-08"].1);
+}
+
+#[test]
+fn session_ended_by_a_trickled_candidate_fails_whip_07_once_and_the_rest_still_runs() {
+    for whep in [false, true] {
+        let r = run(whep, None, false, Faults { trickle_kills_session: true, ..Faults::default() });
+        let expected = if whep { vec!["WHEP-04", "WHIP-07"] } else { vec!["WHIP-07"] };
+        assert_eq!(failing(&r), expected, "{}", r.render());
+        let v = verdicts(&r);
+        assert!(
+            v["WHIP-07"].1.contains("the session ended after a trickle PATCH"),
+            "{}",
+            v["WHIP-07"].1
+        );
+        assert!(!v["WHIP-07"].1.contains("(+"), "one problem only: {}", v["WHIP-07"].1);
+        for id in ["WHIP-04", "WHIP-08"] {
+            assert_eq!(v[id].0, Verdict::Pass, "{id}: {}\n{}", v[id].1, r.render());
+        }
+        assert!(r.metrics().iter().any(|(k, _)| k == "fresh session URL"));
+    }
 }
 
 #[test]

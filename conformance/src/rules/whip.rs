@@ -363,16 +363,34 @@ fn rejected_4xx(ex: &Exchange, expected: &[u16], why: &str) -> Outcome {
     o
 }
 
+/// WHEP §4.3 "Determining Server Response Type": ""406 Not Acceptable": The WHEP endpoint has
+/// rejected the client's offer and responded with an SDP counter-offer. The client MUST send an
+/// HTTP PATCH request to the WHEP session URL with an SDP answer". A 406 that carries no
+/// `application/sdp` counter-offer is therefore not "an appropriate 4XX" for an error.
+fn not_a_counter_offer(p: Proto, ex: &Exchange, o: &mut Outcome) {
+    if p == Proto::Whep && ex.is(406) && ex.media_type().as_deref() != Some(SDP) {
+        o.must(format!(
+            "{} with Content-Type {:?}: in WHEP 406 announces an SDP counter-offer; use 400/415/422 for errors",
+            ex.describe(),
+            ex.header("content-type").unwrap_or("")
+        ));
+    }
+}
+
 /// WHIP-02 / WHEP-01: POST with a Content-Type other than application/sdp → 415
 /// (RFC 9110 §15.5.16 "415 Unsupported Media Type").
-pub fn wrong_content_type(ex: &Exchange) -> Outcome {
-    rejected_4xx(ex, &[415], "a non-SDP content type")
+pub fn wrong_content_type(p: Proto, ex: &Exchange) -> Outcome {
+    let mut o = rejected_4xx(ex, &[415], "a non-SDP content type");
+    not_a_counter_offer(p, ex, &mut o);
+    o
 }
 
 /// WHIP-02 / WHEP-01: malformed SDP → 400 (422 also fits "appropriate"), with a reason, and
 /// no dropped connection.
-pub fn malformed_sdp(ex: &Exchange) -> Outcome {
-    rejected_4xx(ex, &[400, 422], "malformed SDP")
+pub fn malformed_sdp(p: Proto, ex: &Exchange) -> Outcome {
+    let mut o = rejected_4xx(ex, &[400, 422], "malformed SDP");
+    not_a_counter_offer(p, ex, &mut o);
+    o
 }
 
 /// WHIP-02 / WHEP-01: after the malformed requests the endpoint still creates a session for a
@@ -640,6 +658,9 @@ pub struct PatchRun {
     pub etag: Option<String>,
     /// Trickle candidates, `If-Match` = the ETag (absent when there is none).
     pub trickle: Exchange,
+    /// The request after an accepted trickle PATCH that found the session gone (404/410); the
+    /// checks after it ran on a fresh session, with candidate-free fragments.
+    pub vanished: Option<Exchange>,
     /// Trickle without `If-Match` (only sent when an ETag was issued).
     pub no_if_match: Option<Exchange>,
     /// Trickle with a stale `If-Match`.
@@ -716,6 +737,17 @@ pub fn whip_07(run: &PatchRun) -> Outcome {
                 reason(&run.trickle)
             ));
         }
+    }
+    if let Some(ex) = &run.vanished {
+        // RFC 9725 §4.3.2: "If the WHIP session does not support a candidate transport or is
+        // not able to resolve the connection address, it MUST silently discard the candidate
+        // and continue processing the rest of the request normally."
+        o.must(format!(
+            "the session ended after a trickle PATCH with one host candidate (127.0.0.1:9): {} \
+             (an unusable candidate must be discarded, the session kept); later PATCH checks ran \
+             on a fresh session without candidates",
+            ex.describe()
+        ));
     }
     if trickle == PatchSupport::Done {
         if let Some(ex) = &run.no_if_match {
@@ -1279,22 +1311,36 @@ mod tests {
     #[test]
     fn post_errors_need_4xx_and_precise_codes_warn() {
         let ok = Exchange::answered("POST text/plain", 415, &[], b"unsupported media type");
-        assert!(wrong_content_type(&ok).is_clean());
+        assert!(wrong_content_type(Proto::Whip, &ok).is_clean());
         let vague = Exchange::answered("POST text/plain", 400, &[], b"bad");
-        assert!(!wrong_content_type(&vague).has_level(super::super::Level::Must));
-        assert!(wrong_content_type(&vague).has_level(super::super::Level::Should));
+        assert!(!wrong_content_type(Proto::Whip, &vague).has_level(super::super::Level::Must));
+        assert!(wrong_content_type(Proto::Whip, &vague).has_level(super::super::Level::Should));
         let accepted = Exchange::answered("POST garbage", 201, &[], b"");
-        assert!(malformed_sdp(&accepted).has_level(super::super::Level::Must));
+        assert!(malformed_sdp(Proto::Whip, &accepted).has_level(super::super::Level::Must));
+        // WHEP: 406 is the counter-offer status, not an error code.
+        let plain406 =
+            Exchange::answered("POST garbage", 406, &[("Content-Type", "text/plain")], b"bad sdp");
+        assert!(!malformed_sdp(Proto::Whip, &plain406).has_level(super::super::Level::Must));
+        let o = malformed_sdp(Proto::Whep, &plain406);
+        assert!(
+            o.problems.iter().any(|p| p.msg.contains("406 announces an SDP counter-offer")),
+            "{o:?}"
+        );
         let crashed = Exchange {
             what: "POST garbage".into(),
             error: Some("closed".into()),
             dropped: true,
             ..Exchange::default()
         };
-        let o = malformed_sdp(&crashed);
+        let o = malformed_sdp(Proto::Whip, &crashed);
         assert!(o.problems[0].msg.contains("dropped the connection"), "{o:?}");
         let silent = Exchange::answered("POST garbage", 400, &[], b"");
-        assert!(malformed_sdp(&silent).problems.iter().any(|p| p.msg.contains("no reason given")));
+        assert!(
+            malformed_sdp(Proto::Whip, &silent)
+                .problems
+                .iter()
+                .any(|p| p.msg.contains("no reason given"))
+        );
     }
 
     #[test]
@@ -1317,6 +1363,7 @@ mod tests {
     fn run(trickle: u16, etag: Option<&str>) -> PatchRun {
         PatchRun {
             etag: etag.map(str::to_string),
+            vanished: None,
             trickle: Exchange::answered("PATCH trickle", trickle, &[], b""),
             no_if_match: Some(Exchange::answered("PATCH no If-Match", 428, &[], b"x")),
             stale: Some(Exchange::answered("PATCH stale", 412, &[], b"x")),

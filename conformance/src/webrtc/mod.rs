@@ -62,6 +62,16 @@ enum Auth {
     Wrong(String),
 }
 
+/// A session opened to continue after the first one vanished.
+#[derive(Debug)]
+struct Fresh {
+    url: Url,
+    offer: Offer,
+    bundle: Bundle,
+    etag: Option<String>,
+    server_ufrag: Option<String>,
+}
+
 #[derive(Debug)]
 struct Run {
     p: Proto,
@@ -445,7 +455,12 @@ impl Run {
         let authenticated = self.token.is_some();
         self.report.add(id_get, "session", rules::get_no_content(&g, authenticated));
 
-        let run = self.patches(&session, &offer, &bundle, etag);
+        let mut session = session;
+        let mut offer = offer;
+        let (run, fresh_ufrag) = self.patches(&mut session, &mut offer, &mut bundle, etag);
+        if fresh_ufrag.is_some() {
+            server_ufrag = fresh_ufrag;
+        }
         let supported = rules::patch_support(&run.trickle, 204) != PatchSupport::NoPatch
             || rules::patch_support(&run.restart, 200) != PatchSupport::NoPatch;
 
@@ -518,31 +533,70 @@ impl Run {
         self.send(what, "PATCH", url, &h, body.as_bytes(), &Auth::Token)
     }
 
-    fn patches(&mut self, s: &Url, offer: &Offer, b: &Bundle, etag: Option<String>) -> PatchRun {
-        let frag = trickle_fragment(b, &offer.ufrag, &offer.pwd);
-        let tag = etag.as_deref();
-        let trickle = self.patch("PATCH trickle (current If-Match)", s, SDPFRAG, &frag, tag);
+    /// The PATCH sequence on session `s`. When the request after an accepted trickle PATCH finds
+    /// the session gone (404/410), that is recorded, a fresh session is opened (`s`, `offer`
+    /// and `b` are replaced) and the remaining PATCHes carry no candidates. Returns the run and,
+    /// after such a switch, the fresh session's server ufrag.
+    fn patches(
+        &mut self,
+        s: &mut Url,
+        offer: &mut Offer,
+        b: &mut Bundle,
+        etag: Option<String>,
+    ) -> (PatchRun, Option<String>) {
+        let mut frag = trickle_fragment(b, &offer.ufrag, &offer.pwd);
+        let mut tag = etag;
+        let trickle =
+            self.patch("PATCH trickle (current If-Match)", s, SDPFRAG, &frag, tag.as_deref());
         let support = rules::patch_support(&trickle, 204);
-        let mut run = PatchRun { etag: etag.clone(), trickle, ..PatchRun::default() };
+        let mut run = PatchRun { etag: tag.clone(), trickle, ..PatchRun::default() };
+        let mut fresh_ufrag = None;
+        let stale = format!("\"sluice-check-stale-{:x}\"", random_u64());
         if support == PatchSupport::Done {
-            if tag.is_some() {
-                run.no_if_match =
-                    Some(self.patch("PATCH trickle without If-Match", s, SDPFRAG, &frag, None));
+            // The first request after the trickle doubles as a probe: is the session still there?
+            let probe_no_if_match = tag.is_some();
+            let probe = if probe_no_if_match {
+                self.patch("PATCH trickle without If-Match", s, SDPFRAG, &frag, None)
+            } else {
+                self.patch("PATCH trickle (stale If-Match)", s, SDPFRAG, &frag, Some(&stale))
+            };
+            if probe.is(404) || probe.is(410) {
+                run.vanished = Some(probe);
+                let Some(f) = self.fresh_session() else {
+                    run.restart = Exchange {
+                        what: "PATCH ICE restart".into(),
+                        error: Some("not sent: no new session could be opened".into()),
+                        ..Exchange::default()
+                    };
+                    return (run, None);
+                };
+                *s = f.url;
+                *offer = f.offer;
+                *b = Bundle { candidates: false, ..f.bundle };
+                tag = f.etag;
+                fresh_ufrag = f.server_ufrag;
+                run.etag = tag.clone();
+                frag = trickle_fragment(b, &offer.ufrag, &offer.pwd);
+                if tag.is_some() {
+                    let what = "PATCH trickle without If-Match";
+                    run.no_if_match = Some(self.patch(what, s, SDPFRAG, &frag, None));
+                }
+                let what = "PATCH trickle (stale If-Match)";
+                run.stale = Some(self.patch(what, s, SDPFRAG, &frag, Some(&stale)));
+            } else if probe_no_if_match {
+                run.no_if_match = Some(probe);
+                let what = "PATCH trickle (stale If-Match)";
+                run.stale = Some(self.patch(what, s, SDPFRAG, &frag, Some(&stale)));
+            } else {
+                run.stale = Some(probe);
             }
-            let stale = format!("\"sluice-check-stale-{:x}\"", random_u64());
-            run.stale =
-                Some(self.patch("PATCH trickle (stale If-Match)", s, SDPFRAG, &frag, Some(&stale)));
         }
+        let t = tag.as_deref();
         if support != PatchSupport::NoPatch {
             run.wrong_type =
-                Some(self.patch("PATCH fragment as text/plain", s, "text/plain", &frag, tag));
-            run.malformed = Some(self.patch(
-                "PATCH malformed fragment",
-                s,
-                SDPFRAG,
-                "this is not an SDP fragment\r\n",
-                tag,
-            ));
+                Some(self.patch("PATCH fragment as text/plain", s, "text/plain", &frag, t));
+            let bad = "this is not an SDP fragment\r\n";
+            run.malformed = Some(self.patch("PATCH malformed fragment", s, SDPFRAG, bad, t));
         }
         let (restart, ufrag, pwd) = restart_fragment(b);
         run.restart_ufrag = ufrag.clone();
@@ -553,7 +607,7 @@ impl Run {
             self.report.metric("ETag after ICE restart", new.clone());
             if support == PatchSupport::Done {
                 let frag = trickle_fragment(b, &ufrag, &pwd);
-                if let Some(old) = &etag {
+                if let Some(old) = &tag {
                     let what = "PATCH trickle (pre-restart If-Match)";
                     run.old_etag_after_restart =
                         Some(self.patch(what, s, SDPFRAG, &frag, Some(old)));
@@ -562,7 +616,50 @@ impl Run {
                 run.new_etag_after_restart = Some(self.patch(what, s, SDPFRAG, &frag, Some(&new)));
             }
         }
-        run
+        (run, fresh_ufrag)
+    }
+
+    /// Opens another session for the rest of the PATCH checks (after the first one vanished):
+    /// 201, or for WHEP a 406 counter-offer answered by PATCH.
+    fn fresh_session(&mut self) -> Option<Fresh> {
+        let offer = Offer::new(self.role(), VideoCodec::H264);
+        let (ex, base) =
+            self.post("POST offer (fresh session)", SDP, offer.text.as_bytes(), &[], &Auth::Token);
+        let url = rules::session_url(&base, &ex).ok()?;
+        let described = if ex.is(201) {
+            Sdp::parse(&ex.body).ok()?
+        } else if self.p == Proto::Whep && ex.is(406) {
+            let counter = Sdp::parse(&ex.body).ok()?;
+            let answer = offer::answer_to(&counter, &offer);
+            let h = vec![("Content-Type", SDP.to_string())];
+            let pa = self.send(
+                "PATCH answer (fresh session)",
+                "PATCH",
+                &url,
+                &h,
+                answer.as_bytes(),
+                &Auth::Token,
+            );
+            if !pa.is(204) {
+                return None;
+            }
+            counter
+        } else {
+            return None;
+        };
+        self.created.push(url.clone());
+        self.report.metric("fresh session URL", url.to_string());
+        Some(Fresh {
+            bundle: Bundle::of(&described)?,
+            server_ufrag: described
+                .media
+                .first()
+                .and_then(|m| described.effective(m, "ice-ufrag"))
+                .map(str::to_string),
+            etag: ex.header("etag").map(str::to_string),
+            url,
+            offer,
+        })
     }
 
     fn error_posts(&mut self) {
@@ -575,7 +672,7 @@ impl Run {
             &[],
             &Auth::Token,
         );
-        self.report.add(id, "", rules::wrong_content_type(&ex));
+        self.report.add(id, "", rules::wrong_content_type(self.p, &ex));
         self.discard(&ex, &base);
         let broken_m =
             o.text.replace("m=video 9 UDP/TLS/RTP/SAVPF 96 97", "m=video nine UDP/TLS/RTP/SAVPF");
@@ -589,7 +686,7 @@ impl Run {
         ];
         for (what, body) in garbage {
             let (ex, base) = self.post(what, SDP, &body, &[], &Auth::Token);
-            self.report.add(id, "", rules::malformed_sdp(&ex));
+            self.report.add(id, "", rules::malformed_sdp(self.p, &ex));
             self.discard(&ex, &base);
         }
         let (ex, base) =

@@ -147,6 +147,9 @@ pub struct Bundle {
     pub tagged: String,
     /// The tagged m-line's mid.
     pub tagged_mid: String,
+    /// Whether fragments carry a host candidate (switched off once a server has shown that a
+    /// candidate ends its session, so the remaining checks still run).
+    pub candidates: bool,
 }
 
 impl Bundle {
@@ -159,17 +162,21 @@ impl Bundle {
             tagged: format!("{} 9 {} {}", first.media, first.proto, first.formats.join(" ")),
             tagged_mid: first.mid()?.to_string(),
             mids,
+            candidates: true,
         })
     }
 
     fn fragment(&self, ufrag: &str, pwd: &str) -> String {
-        format!(
-            "a=group:BUNDLE {}\r\nm={}\r\na=mid:{}\r\na=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n\
-             a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\n",
+        let mut f = format!(
+            "a=group:BUNDLE {}\r\nm={}\r\na=mid:{}\r\na=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\n",
             self.mids.join(" "),
             self.tagged,
             self.tagged_mid
-        )
+        );
+        if self.candidates {
+            f.push_str("a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\n");
+        }
+        f
     }
 }
 
@@ -264,6 +271,10 @@ mod tests {
         assert_eq!(f.bundle_groups(), vec![vec!["0", "1"]]);
         assert_eq!(f.media[0].mid(), Some("0"));
         assert_eq!(f.media[0].attr("ice-ufrag"), Some(o.ufrag.as_str()));
+        assert_eq!(f.media[0].attrs("candidate").count(), 1);
+        let quiet = Bundle { candidates: false, ..b.clone() };
+        let f = Sdp::parse_fragment(trickle_fragment(&quiet, &o.ufrag, &o.pwd).as_bytes()).unwrap();
+        assert_eq!(f.media[0].attrs("candidate").count(), 0);
         let (r, ufrag, _) = restart_fragment(&b);
         assert_eq!(
             Sdp::parse_fragment(r.as_bytes()).unwrap().media[0].attr("ice-ufrag"),
