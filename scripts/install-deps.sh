@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Sluice's demo and tests need on a fresh Debian 12 machine: Debian packages
-# (ffmpeg, Chromium, nginx + RTMP module for the side-by-side bench, Node.js) and the npm
+# (libopus-dev + pkg-config, which the server links for its AAC → Opus bridge; ffmpeg, Chromium,
+# nginx + RTMP module for the side-by-side bench, Node.js) and the npm
 # packages (hls.js for the dashboard, playwright-core for the browser tests) and the Python WebRTC
 # test peers (FFmpeg 9 with `-f whip` from imageio-ffmpeg, aiortc) into project folders.
 # Idempotent: skips what is already there.
@@ -10,7 +11,8 @@ what="${1:-all}"   # all | demo
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-pkgs=(nodejs npm)
+# The server binary links the system libopus (found through pkg-config): needed to build it at all.
+pkgs=(nodejs npm libopus-dev pkg-config)
 if [ "$what" = all ]; then
   pkgs+=(ffmpeg chromium fonts-dejavu-core nginx libnginx-mod-rtmp curl iproute2 nftables python3 python3-venv)
 fi

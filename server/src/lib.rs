@@ -17,6 +17,7 @@ pub mod publish;
 pub mod runtime;
 pub mod server;
 pub mod tls;
+pub mod transcode;
 
 use std::sync::Arc;
 
