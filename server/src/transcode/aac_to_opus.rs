@@ -144,7 +144,7 @@ impl fmt::Debug for AacToOpus {
 
 impl AacToOpus {
     /// A transcoder for the AAC track described by `asc`. AAC-LC with 1024-sample frames, mono
-    /// or stereo, 8 to 96 kHz; anything else (HE-AAC, 5.1, 960-sample frames) is an error.
+    /// or stereo, 7.35 to 96 kHz; anything else (HE-AAC, 5.1, 960-sample frames) is an error.
     pub fn new(asc: &AudioSpecificConfig) -> Result<Self, TranscodeError> {
         let channels = match asc.channels {
             1 | 2 => usize::from(asc.channels),

@@ -65,7 +65,8 @@ pub struct Resampler {
 }
 
 impl Resampler {
-    /// A resampler from `in_rate` Hz (7.35 to 96 kHz, the AAC table) to [`OUTPUT_RATE`] for `channels` (1 or 2).
+    /// A resampler from `in_rate` Hz (7.35 to 96 kHz, the AAC table's range) to
+    /// [`OUTPUT_RATE`] for `channels` (1 or 2).
     pub fn new(in_rate: u32, channels: usize) -> Result<Self, ResampleError> {
         if !(1..=2).contains(&channels) {
             return Err(ResampleError::UnsupportedChannels(channels));
