@@ -661,6 +661,8 @@ pub struct PatchRun {
     /// The request after an accepted trickle PATCH that found the session gone (404/410); the
     /// checks after it ran on a fresh session, with candidate-free fragments.
     pub vanished: Option<Exchange>,
+    /// Otherwise: the candidate-free trickle (current `If-Match`) sent ~0.5 s after it.
+    pub probe: Option<Exchange>,
     /// Trickle without `If-Match` (only sent when an ETag was issued).
     pub no_if_match: Option<Exchange>,
     /// Trickle with a stale `If-Match`.
@@ -743,9 +745,17 @@ pub fn whip_07(run: &PatchRun) -> Outcome {
         // not able to resolve the connection address, it MUST silently discard the candidate
         // and continue processing the rest of the request normally."
         o.must(format!(
-            "the session ended after a trickle PATCH with one host candidate (127.0.0.1:9): {} \
-             (an unusable candidate must be discarded, the session kept); later PATCH checks ran \
-             on a fresh session without candidates",
+            "the session ended after a trickle PATCH with one host candidate (127.0.0.1:9): 0.5 s \
+             later {} (an unusable candidate must be discarded, the session kept); later PATCH \
+             checks ran on a fresh session without candidates",
+            ex.describe()
+        ));
+    }
+    if let Some(ex) = &run.probe
+        && !ex.is(204)
+    {
+        o.must(format!(
+            "{} (a candidate-free trickle with the current ETag must get 204)",
             ex.describe()
         ));
     }
@@ -1364,6 +1374,7 @@ mod tests {
         PatchRun {
             etag: etag.map(str::to_string),
             vanished: None,
+            probe: Some(Exchange::answered("PATCH probe", 204, &[], b"")),
             trickle: Exchange::answered("PATCH trickle", trickle, &[], b""),
             no_if_match: Some(Exchange::answered("PATCH no If-Match", 428, &[], b"x")),
             stale: Some(Exchange::answered("PATCH stale", 412, &[], b"x")),

@@ -38,6 +38,9 @@ const ORIGIN: &str = "http://sluice-check.invalid";
 /// How long the "still serving" POST is retried while the server answers 409/429/503 (a
 /// publisher slot freed by DELETE may take a moment).
 const RETRY_FOR: Duration = Duration::from_millis(2500);
+/// Pause between the trickle PATCH with a candidate and the request that checks the session
+/// survived it.
+const PROBE_AFTER: Duration = Duration::from_millis(500);
 
 /// What `sluice-check whip|whep` was asked to do.
 #[derive(Debug, Clone)]
@@ -553,13 +556,14 @@ impl Run {
         let mut fresh_ufrag = None;
         let stale = format!("\"sluice-check-stale-{:x}\"", random_u64());
         if support == PatchSupport::Done {
-            // The first request after the trickle doubles as a probe: is the session still there?
-            let probe_no_if_match = tag.is_some();
-            let probe = if probe_no_if_match {
-                self.patch("PATCH trickle without If-Match", s, SDPFRAG, &frag, None)
-            } else {
-                self.patch("PATCH trickle (stale If-Match)", s, SDPFRAG, &frag, Some(&stale))
-            };
+            // Is the session still there once the candidate has been acted on? A candidate-free
+            // trickle with the current entity-tag must get 204 again (a server may tear the
+            // session down asynchronously, hence the pause).
+            thread::sleep(PROBE_AFTER);
+            let quiet = Bundle { candidates: false, ..b.clone() };
+            let q = trickle_fragment(&quiet, &offer.ufrag, &offer.pwd);
+            let what = "PATCH trickle without candidates (session still there?)";
+            let probe = self.patch(what, s, SDPFRAG, &q, tag.as_deref());
             if probe.is(404) || probe.is(410) {
                 run.vanished = Some(probe);
                 let Some(f) = self.fresh_session() else {
@@ -577,19 +581,15 @@ impl Run {
                 fresh_ufrag = f.server_ufrag;
                 run.etag = tag.clone();
                 frag = trickle_fragment(b, &offer.ufrag, &offer.pwd);
-                if tag.is_some() {
-                    let what = "PATCH trickle without If-Match";
-                    run.no_if_match = Some(self.patch(what, s, SDPFRAG, &frag, None));
-                }
-                let what = "PATCH trickle (stale If-Match)";
-                run.stale = Some(self.patch(what, s, SDPFRAG, &frag, Some(&stale)));
-            } else if probe_no_if_match {
-                run.no_if_match = Some(probe);
-                let what = "PATCH trickle (stale If-Match)";
-                run.stale = Some(self.patch(what, s, SDPFRAG, &frag, Some(&stale)));
             } else {
-                run.stale = Some(probe);
+                run.probe = Some(probe);
             }
+            if tag.is_some() {
+                let what = "PATCH trickle without If-Match";
+                run.no_if_match = Some(self.patch(what, s, SDPFRAG, &frag, None));
+            }
+            let what = "PATCH trickle (stale If-Match)";
+            run.stale = Some(self.patch(what, s, SDPFRAG, &frag, Some(&stale)));
         }
         let t = tag.as_deref();
         if support != PatchSupport::NoPatch {
