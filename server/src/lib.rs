@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod transcode;
+pub mod webrtc;
 
 use std::sync::Arc;
 
