@@ -239,7 +239,11 @@ impl Viewer {
             let Some(transcoder) = self.audio.as_mut() else { return };
             // A frame the decoder rejects is counted by the transcoder and skipped.
             let _ = transcoder.push(au);
-            std::iter::from_fn(|| transcoder.poll_output()).map(|p| (p.pts_48k, p.data)).collect()
+            // A packet stamped t decodes to audio that belongs at t − pre-skip.
+            let pre_skip = i64::from(transcoder.pre_skip());
+            std::iter::from_fn(|| transcoder.poll_output())
+                .map(|p| (p.pts_48k - pre_skip, p.data))
+                .collect()
         };
         for (pts_48k, data) in packets {
             let wallclock = self.wallclock(pts_48k * 90_000 / 48_000);
