@@ -84,8 +84,18 @@ where
     if method == Method::OPTIONS {
         return wh::options(t.session.is_some());
     }
-    if t.session.is_none() && t.kind == Kind::Whep && matches!(method, Method::GET | Method::HEAD) {
-        return crate::dashboard::whep_player();
+    if t.session.is_none() && matches!(method, Method::GET | Method::HEAD) {
+        // A browser (Accept: text/html) gets the WHEP player; WHIP/WHEP clients get the
+        // draft's "2xx without content".
+        let wants_html = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+        if t.kind == Kind::Whep && wants_html {
+            return crate::dashboard::whep_player();
+        }
+        return with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty());
     }
     let (parts, body) = req.into_parts();
     let body =

@@ -177,7 +177,8 @@ async fn post_inner(
                 hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return error(StatusCode::BAD_REQUEST, e.to_string());
             }
-            Err(e) => return error(StatusCode::NOT_ACCEPTABLE, e.to_string()),
+            // 406 would promise a counter-offer (WHEP): an offer we cannot use is a bad request.
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         };
     let Ok(driver) = Driver::new(rtc, socket) else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "no UDP port for media");
@@ -293,6 +294,12 @@ async fn session_inner(
             let Ok(frag) = std::str::from_utf8(&req.body) else {
                 return error(StatusCode::BAD_REQUEST, "the sdpfrag is not UTF-8 text");
             };
+            // RFC 8840: a fragment is SDP lines; anything else is malformed (400).
+            if let Some(bad) = frag.lines().map(str::trim_end).find(|l| {
+                !(l.is_empty() || l.starts_with("a=") || l.starts_with("m=") || l.starts_with("c="))
+            }) {
+                return error(StatusCode::BAD_REQUEST, format!("not an sdpfrag line: {bad:.60}"));
+            }
             let candidates: Vec<String> = frag
                 .lines()
                 .filter_map(|l| l.trim_end().strip_prefix("a="))
@@ -302,6 +309,10 @@ async fn session_inner(
             if !candidates.is_empty() {
                 let _ = commands.send(Command::Trickle(candidates)).await;
             }
+            with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty())
+        }
+        // WHEP draft: GET on the session "returns 2xx without content".
+        Method::GET | Method::HEAD => {
             with_body(StatusCode::NO_CONTENT, "text/plain", Chunks::empty())
         }
         _ => {

@@ -67,7 +67,7 @@ impl RtcFactory {
         rtc.add_local_candidate(candidate);
         let answer =
             rtc.sdp_api().accept_offer(offer).map_err(|e| AcceptError::Rejected(e.to_string()))?;
-        Ok((rtc, candidates_in_every_section(&answer.to_sdp_string())))
+        Ok((rtc, one_media_stream(&candidates_in_every_section(&answer.to_sdp_string()))))
     }
 }
 
@@ -95,6 +95,26 @@ fn candidates_in_every_section(sdp: &str) -> String {
             out.push_str("a=end-of-candidates\r\n");
         }
         out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// str0m gives each m-section its own `a=msid` stream id when the offer has none, and browsers
+/// only synchronise audio and video of the same stream: use the first stream id for all.
+fn one_media_stream(sdp: &str) -> String {
+    let first = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=msid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .map(str::to_owned);
+    let Some(stream) = first else { return sdp.to_owned() };
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.lines() {
+        match line.strip_prefix("a=msid:").and_then(|v| v.split_once(' ')) {
+            Some((_, track)) => out.push_str(&format!("a=msid:{stream} {track}")),
+            None => out.push_str(line),
+        }
         out.push_str("\r\n");
     }
     out

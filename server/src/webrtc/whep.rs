@@ -25,6 +25,13 @@ use crate::transcode::AacToOpus;
 /// A viewer that never connects is dropped after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What woke the session besides the network.
+#[derive(Debug)]
+enum Input {
+    Media(Result<FanoutEvent, RecvError>),
+    Command(Option<Command>),
+}
+
 #[derive(Debug, Default)]
 struct Viewer {
     video_mid: Option<Mid>,
@@ -91,22 +98,34 @@ pub async fn run(
         let wake = drv
             .wake(&mut buf, async {
                 tokio::select! {
-                    ev = rx.recv() => Some(ev),
-                    cmd = commands.recv() => { let _ = cmd.map(Err::<(), _>); None }
+                    ev = rx.recv() => Input::Media(ev),
+                    cmd = commands.recv() => Input::Command(cmd),
                 }
             })
             .await;
         match wake {
             Wake::Datagram(n, from) => drv.receive(&buf[..n], from),
             Wake::Timeout => drv.timeout(),
-            Wake::Other(Some(Ok(ev))) => {
+            Wake::Other(Input::Command(Some(Command::Trickle(lines)))) => {
+                // With ICE-lite we only answer the viewer's checks; its candidates are kept for
+                // completeness, and unusable ones are silently dropped (RFC 9725 §4.3.2).
+                for l in lines {
+                    if let Ok(c) = str0m::Candidate::from_sdp_string(&l) {
+                        drv.rtc.add_remote_candidate(c);
+                    }
+                }
+            }
+            Wake::Other(Input::Command(Some(Command::Close) | None)) => {
+                break "the viewer ended the session".to_owned();
+            }
+            Wake::Other(Input::Media(Ok(ev))) => {
                 if viewer.connected {
                     viewer.handle(&mut drv, &ev);
                 } else if viewer.queued.len() < 4096 {
                     viewer.queued.push(ev);
                 }
             }
-            Wake::Other(Some(Err(RecvError::Lagged(n)))) => {
+            Wake::Other(Input::Media(Err(RecvError::Lagged(n)))) => {
                 tracing::warn!(
                     peer,
                     "WHEP viewer of {} fell {n} frames behind; resuming at the next keyframe",
@@ -114,11 +133,9 @@ pub async fn run(
                 );
                 viewer.wait_for_keyframe = true;
             }
-            Wake::Other(Some(Err(RecvError::Closed))) => {
+            Wake::Other(Input::Media(Err(RecvError::Closed))) => {
                 break "the channel was removed".to_owned();
             }
-            // A command (DELETE) or the command channel closing ends the session.
-            Wake::Other(None) => break "the viewer ended the session".to_owned(),
         }
     };
     drv.rtc.disconnect();
