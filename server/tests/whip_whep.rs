@@ -638,34 +638,149 @@ fn whip_whep_http_semantics() {
     assert_eq!(sluice.get("/live/x/hls/index.m3u8").status, 200, "publisher unaffected");
 }
 
-#[test]
-fn aiortc_whep_viewer_receives_video_and_audio_from_rtmp() {
-    let sluice = Sluice::start(&[]);
-    let _rtmp = Publisher::start(&sluice.rtmp_url("live/aio"), false);
-    sluice.wait_live("live/aio", Duration::from_secs(20));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc/whep_viewer.py");
-    let out = run(Command::new(venv_python()).arg(script).args([
-        &sluice.url("/live/aio/whep"),
+/// What a `tests/webrtc/*.py` script printed: its `key=value` lines.
+struct ScriptOutput {
+    stdout: String,
+    stderr: String,
+    status: ExitStatus,
+}
+
+impl ScriptOutput {
+    fn value(&self, key: &str) -> String {
+        let prefix = format!("{key}=");
+        self.stdout.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or("").to_owned()
+    }
+
+    fn number(&self, key: &str) -> f64 {
+        self.value(key).parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl std::fmt::Display for ScriptOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n{}\n{}", self.status, self.stdout, self.stderr)
+    }
+}
+
+fn script(name: &str) -> Command {
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webrtc").join(name));
+    cmd
+}
+
+fn output(out: Output) -> ScriptOutput {
+    ScriptOutput {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status: out.status,
+    }
+}
+
+/// aiortc as a WHEP viewer of `url` until it decoded 60 video and 50 audio frames (≤ 30 s).
+fn watch_with_aiortc(url: &str) -> ScriptOutput {
+    output(run(script("whep_viewer.py").args([
+        url,
         "--seconds",
         "30",
         "--video-frames",
         "60",
         "--audio-frames",
         "50",
-    ]));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let value = |k: &str| {
-        text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or("").to_owned()
+    ])))
+}
+
+/// The viewer got a live picture of `width`x`height` and a tone, then DELETEd its session.
+fn assert_watched(v: &ScriptOutput, channel: &str, size: (&str, &str)) {
+    assert!(v.status.success(), "viewer: {v}");
+    assert_eq!(v.value("post_status"), "201", "{v}");
+    assert!(v.value("location").starts_with(&format!("/{channel}/whep/")), "{v}");
+    // More frames than one GOP replay (30): the stream kept flowing after the join.
+    assert!(v.number("video_frames") >= 60.0, "{v}");
+    assert!(v.number("audio_frames") >= 50.0, "{v}");
+    assert_eq!((v.value("width").as_str(), v.value("height").as_str()), size, "{v}");
+    // aiortc always decodes Opus to 48 kHz stereo s16. The 440 Hz tone measures 0.025 of full
+    // scale in its decode, for FFmpeg's own Opus (WHIP → WHEP) and for Sluice's AAC → Opus alike.
+    assert_eq!(v.value("sample_rate"), "48000", "{v}");
+    let rms = v.number("audio_rms");
+    assert!(rms > 0.01 && rms < 0.5, "audio level {rms}, not the tone: {v}");
+    assert_eq!(v.value("delete_status"), "200", "{v}");
+}
+
+#[test]
+fn aiortc_whep_viewer_receives_video_and_audio_from_rtmp() {
+    let sluice = Sluice::start(&[]);
+    let _rtmp = Publisher::start(&sluice.rtmp_url("live/aio"), false);
+    sluice.wait_live("live/aio", Duration::from_secs(20));
+    // AAC from RTMP reaches the viewer as Opus.
+    let v = watch_with_aiortc(&sluice.url("/live/aio/whep"));
+    assert_watched(&v, "live/aio", ("640", "360"));
+}
+
+#[test]
+fn ffmpeg9_whip_source_plays_over_whep_to_aiortc() {
+    let sluice = Sluice::start(&[]);
+    let mut ff = WhipPublisher::start(&sluice.url("/live/relay/whip"), None);
+    sluice.wait_live("live/relay", Duration::from_secs(20));
+    // H.264 and Opus pass through untouched.
+    let v = watch_with_aiortc(&sluice.url("/live/relay/whep"));
+    assert_watched(&v, "live/relay", ("640", "360"));
+    assert!(ff.wait(Duration::ZERO).is_none(), "FFmpeg ended early: {}", ff.stderr());
+    let status = ff.stop();
+    assert!(status.success(), "FFmpeg: {status} {}", ff.stderr());
+}
+
+#[test]
+fn aiortc_whip_publisher_plays_as_llhls() {
+    let sluice = Sluice::start(&[]);
+    let started = Instant::now();
+    let mut publisher = script("whip_publisher.py")
+        .args([&sluice.url("/live/aiopub/whip"), "--seconds", "20"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("venv python runs");
+    let stdout = collect(publisher.stdout.take().expect("stdout is piped"), false);
+    let stderr = collect(publisher.stderr.take().expect("stderr is piped"), false);
+    let mut publisher = KillOnDrop(publisher);
+    // aiortc's libx264 keeps its default 250-frame GOP and Sluice cuts segments at keyframes,
+    // so the first segment (and "live") takes up to ~9 s.
+    let multivariant = sluice.wait_live("live/aiopub", Duration::from_secs(18)).text();
+    eprintln!("live/aiopub live after {:.1} s", started.elapsed().as_secs_f64());
+    assert!(multivariant.contains("avc1.42") && multivariant.contains("opus"), "{multivariant}");
+    let p = probe(&sluice.url("/live/aiopub/hls/index.m3u8"));
+    assert!(
+        p.contains("codec_name=h264") && p.contains("width=640") && p.contains("height=480"),
+        "{p}"
+    );
+    assert!(p.contains("codec_name=opus") && p.contains("sample_rate=48000"), "{p}");
+
+    // The script DELETEs its session after its 20 s; the channel then stops.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = publisher.0.try_wait().ok().flatten() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            panic!("the aiortc publisher did not finish: {}", snapshot(&stdout));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(out.status.success(), "viewer: {text}\n{stderr}");
-    assert_eq!(value("post_status"), "201", "{text}");
-    assert!(value("location").starts_with("/live/aio/whep/"), "{text}");
-    assert!(value("video_frames").parse::<u32>().is_ok_and(|n| n >= 60), "{text}");
-    assert!(value("audio_frames").parse::<u32>().is_ok_and(|n| n >= 50), "{text}");
-    assert_eq!((value("width").as_str(), value("height").as_str()), ("640", "360"), "{text}");
-    // AAC from RTMP reaches the viewer as Opus: 48 kHz, stereo as published.
-    assert_eq!(value("sample_rate"), "48000", "{text}");
-    assert_eq!(value("channels"), "2", "{text}");
-    assert_eq!(value("delete_status"), "200", "{text}");
+    std::thread::sleep(Duration::from_millis(200));
+    let out = ScriptOutput { stdout: snapshot(&stdout), stderr: snapshot(&stderr), status };
+    assert!(status.success(), "publisher: {out}");
+    assert_eq!(out.value("post_status"), "201", "{out}");
+    assert_eq!(out.value("ice_connected"), "True", "{out}");
+    assert_eq!(out.value("delete_status"), "200", "{out}");
+    wait_api(sluice.http, "live/aiopub", "\"publishing\":false", Duration::from_secs(10));
+}
+
+/// Kills a child process when dropped (a panicking test leaves nothing running).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
