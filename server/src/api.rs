@@ -54,7 +54,7 @@ pub fn channels(hub: &Hub) -> Resp {
             ))
         });
         items.push(format!(
-            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"scte35\":{{\"cues\":{},\"last\":{}}},\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",
+            "{{\"id\":{},\"group\":{},\"channel\":{},\"live\":{},\"publishing\":{},\"summary\":{},\"video\":{},\"audio\":{},\"scte35\":{{\"cues\":{},\"last\":{}}},\"diagnostics\":[{}],\"endpoints\":{{\"hls\":{},\"ts\":{},\"srt\":{}}}}}",
             json_str(&ch.id),
             json_str(&ch.group),
             json_str(&ch.name),
@@ -65,6 +65,11 @@ pub fn channels(hub: &Hub) -> Resp {
             audio.unwrap_or_else(|| "null".into()),
             snap.cues,
             snap.last_cue.as_deref().map_or("null".to_owned(), json_str),
+            snap.findings
+                .iter()
+                .map(|f| format!("{{\"code\":{},\"message\":{}}}", json_str(f.code), json_str(&f.message)))
+                .collect::<Vec<_>>()
+                .join(","),
             json_str(&format!("/{}/hls/index.m3u8", ch.id)),
             json_str(&format!("/{}/ts/index.m3u8", ch.id)),
             json_str(&format!("streamid=read:{}", ch.id)),

@@ -100,6 +100,8 @@ pub struct ChannelSnapshot {
     /// SCTE-35 cues kept on the channel timeline, and the newest one described.
     pub cues: usize,
     pub last_cue: Option<String>,
+    /// Publisher diagnostics (what the streamer could fix), said once in the log when new.
+    pub findings: Vec<crate::pipeline::diagnostics::Finding>,
     /// When the pipeline published this snapshot (held requests measure their release from it).
     pub published_at: Option<std::time::Instant>,
 }

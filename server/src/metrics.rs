@@ -112,6 +112,19 @@ pub fn render(hub: &Hub) -> Resp {
             u8::from(ch.is_publishing())
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_channel_diagnostic 1 for each publisher problem found (see /api/v1/channels)\n# TYPE sluice_channel_diagnostic gauge"
+    );
+    for ch in hub.channels() {
+        for f in &ch.snapshot().findings {
+            let _ = writeln!(
+                out,
+                "sluice_channel_diagnostic{{channel=\"{}\",code=\"{}\"}} 1",
+                ch.id, f.code
+            );
+        }
+    }
     let mut r = with_body(StatusCode::OK, "text/plain; version=0.0.4", out);
     cache(&mut r, "no-store");
     r

@@ -30,7 +30,11 @@ impl PublishGuard {
                 self.hub.counters.parts_published.fetch_add(1, Ordering::Relaxed);
             }
             let previous = self.channel.snapshot();
-            self.channel.publish(render(&self.hub, &pipeline, true, &previous));
+            let snapshot = render(&self.hub, &pipeline, true, &previous);
+            for f in snapshot.findings.iter().filter(|f| !previous.findings.contains(f)) {
+                tracing::warn!("stream {}: {}", self.channel.id, f.message);
+            }
+            self.channel.publish(snapshot);
         }
     }
 }
@@ -115,6 +119,7 @@ fn render(hub: &Hub, p: &Pipeline, live: bool, previous: &ChannelSnapshot) -> Ch
         part_target_s,
         summary: describe(p),
         cues: p.cues.len(),
+        findings: p.findings(),
         last_cue: p.cues.back().map(|c| describe_cue(&c.splice, c.at_90k)),
         published_at: Some(std::time::Instant::now()),
         ..ChannelSnapshot::default()

@@ -5,6 +5,7 @@
 //! track, numbers segments, maps media time to wall-clock for PROGRAM-DATE-TIME, and appends
 //! parts to each track's ring. It never reads the clock: callers pass `now_ms` (Unix ms).
 
+pub mod diagnostics;
 mod ts_segments;
 
 use std::collections::VecDeque;
@@ -118,6 +119,8 @@ pub struct Pipeline {
     fanout: Vec<FanoutEvent>,
     /// Recent SCTE-35 cues (splice_null heartbeats are not kept).
     pub cues: VecDeque<Cue>,
+    /// What the streamer could fix in the encoder.
+    pub diagnostics: diagnostics::Diagnostics,
 }
 
 /// Bound on held audio (≈ 1.4 s of AAC at 48 kHz): past it audio goes on without video.
@@ -139,6 +142,7 @@ impl Pipeline {
             ts: TsSegments::new(cfg.ring_segments),
             fanout: Vec::new(),
             cues: VecDeque::new(),
+            diagnostics: diagnostics::Diagnostics::default(),
         }
     }
 
@@ -153,6 +157,11 @@ impl Pipeline {
             .flatten()
             .map(|t| t.info.clone())
             .collect()
+    }
+
+    /// Current publisher diagnostics for this channel's targets.
+    pub fn findings(&self) -> Vec<diagnostics::Finding> {
+        self.diagnostics.findings(self.cfg.segment_target_ms, self.cfg.part_target_ms)
     }
 
     pub fn target_duration(&self) -> Option<u32> {
@@ -277,6 +286,7 @@ impl Pipeline {
             }
         }
         let tracks = self.track_infos();
+        self.diagnostics.set_tracks(&tracks);
         self.ts.set_tracks(tracks.clone());
         self.fanout.push(FanoutEvent::Tracks(Arc::new(tracks)));
         changes
@@ -365,6 +375,9 @@ impl Pipeline {
             return changes;
         };
         self.ts.push(&au, timescale);
+        if kind == MediaKind::Video {
+            self.diagnostics.video(&au);
+        }
         self.fanout.push(FanoutEvent::Frame(au.clone()));
         frag.push(au);
         self.drain(kind, &mut frag, &mut changes);
@@ -551,6 +564,19 @@ mod tests {
         }
         // PDT follows media time from the wall-clock anchor.
         assert_eq!(segs[1].program_date_time_ms - segs[0].program_date_time_ms, 1000);
+    }
+
+    #[test]
+    fn diagnostics_name_what_the_streamer_can_fix() {
+        let codes = |capture| {
+            let mut p = Pipeline::new(cfg());
+            publish(&mut p, capture, 0);
+            p.findings().into_iter().map(|f| f.code).collect::<Vec<_>>()
+        };
+        // x264 baseline, 1 s GOP, AAC: nothing to say.
+        assert_eq!(codes(BASELINE), Vec::<&str>::new());
+        // OBS defaults: B-frames, a 2 s GOP against 1 s segments, High profile.
+        assert_eq!(codes(OBS_LIKE), vec!["b_frames", "keyframe_interval", "profile_high"]);
     }
 
     #[test]
