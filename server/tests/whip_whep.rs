@@ -784,3 +784,122 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `sluice-check` from the same target directory as this test's `sluice` (or the release one).
+fn sluice_check() -> PathBuf {
+    let beside = PathBuf::from(env!("CARGO_BIN_EXE_sluice")).with_file_name("sluice-check");
+    let release = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/sluice-check");
+    [beside, release].into_iter().find(|p| p.exists()).unwrap_or_else(|| {
+        panic!("sluice-check is not built: cargo build --release -p sluice-conformance")
+    })
+}
+
+/// Runs `sluice-check <args>`; asserts no MUST rule failed and returns its report.
+fn check(args: &[&str]) -> String {
+    let out = run(Command::new(sluice_check()).args(args));
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let summary = report.lines().find(|l| l.starts_with("SUMMARY")).unwrap_or_default();
+    eprintln!("sluice-check {}:\n{report}", args.join(" "));
+    assert!(
+        out.status.success() && summary.contains(" 0 fail"),
+        "sluice-check {args:?}: {report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+#[test]
+fn sluice_check_passes_whip_and_whep_section_e() {
+    let dir = TempDir::new("whip-check");
+    let config = dir.0.join("sluice.toml");
+    std::fs::write(&config, "[channels.\"live/locked\"]\npublish_token = \"s3cret\"\n")
+        .expect("config written");
+    let sluice = Sluice::start(&["--config", config.to_str().expect("utf-8 path")]);
+    let _rtmp = Publisher::start(&sluice.rtmp_url("live/x"), false);
+    sluice.wait_live("live/x", Duration::from_secs(20));
+    let json = dir.0.join("report.json");
+    let json = json.to_str().expect("utf-8 path");
+
+    let whep = check(&["whep", &sluice.url("/live/x/whep"), "--json", json]);
+    assert!(whep.contains("PASS WHEP-"), "{whep}");
+    assert!(std::fs::metadata(json).is_ok_and(|m| m.len() > 0), "JSON report written");
+    let whip = check(&["whip", &sluice.url("/live/fresh/whip")]);
+    assert!(whip.contains("PASS WHIP-"), "{whip}");
+    // With the token: the 401 rules run too.
+    let locked = check(&["whip", &sluice.url("/live/locked/whip"), "--token", "s3cret"]);
+    assert!(locked.lines().any(|l| l.starts_with("PASS WHIP-11")), "{locked}");
+    // The checker deleted every session it made: the channels it published to are free again.
+    wait_api(sluice.http, "live/fresh", "\"publishing\":false", Duration::from_secs(10));
+    assert_eq!(sluice.get("/live/x/hls/index.m3u8").status, 200, "the RTMP channel is unaffected");
+}
+
+#[test]
+fn abandoned_sessions_end_and_the_session_limit_answers_503() {
+    let dir = TempDir::new("whip-limit");
+    let config = dir.0.join("sluice.toml");
+    std::fs::write(&config, "[limits]\nmax_webrtc_sessions = 2\n").expect("config written");
+    let sluice = Sluice::start(&["--config", config.to_str().expect("utf-8 path")]);
+    let a = sluice.http;
+
+    // Two publishers that signal but never connect (no ICE, no media) fill the limit.
+    let first = post_sdp(a, "/live/a/whip", &[], &offer("sendonly"));
+    assert_eq!(first.status, 201, "{}", describe(&first));
+    let second = post_sdp(a, "/live/b/whip", &[], &offer("sendonly"));
+    assert_eq!(second.status, 201, "{}", describe(&second));
+    let r = post_sdp(a, "/live/c/whip", &[], &offer("sendonly"));
+    assert_eq!(r.status, 503, "over the limit: {}", describe(&r));
+    assert!(r.header("Retry-After").is_some(), "{}", describe(&r));
+    // A body over 64 KiB is refused before any SDP parsing.
+    let big = format!("{}a=x-padding:{}\r\n", offer("sendonly"), "x".repeat(70 * 1024));
+    let r = post_sdp(a, "/live/c/whip", &[], &big);
+    assert_eq!(r.status, 413, "{}", describe(&r));
+
+    // One is deleted: its slot is free at once.
+    let location = first.header("Location").expect("Location").to_owned();
+    assert_eq!(request(a, "DELETE", &location, &[], "").status, 200);
+    let r = post_sdp(a, "/live/c/whip", &[], &offer("sendonly"));
+    assert_eq!(r.status, 201, "after a DELETE: {}", describe(&r));
+
+    // The abandoned ones end by themselves (no media for 10 s): channels and slots come back.
+    let started = Instant::now();
+    for channel in ["live/b", "live/c"] {
+        wait_api(a, channel, "\"publishing\":false", Duration::from_secs(25));
+    }
+    eprintln!("abandoned WHIP sessions ended after {:.1} s", started.elapsed().as_secs_f64());
+    let gone = second.header("Location").expect("Location");
+    let r = request(a, "DELETE", gone, &[], "");
+    assert_eq!(r.status, 404, "the ended session is gone: {}", describe(&r));
+    for channel in ["/live/b/whip", "/live/d/whip"] {
+        let r = post_sdp(a, channel, &[], &offer("sendonly"));
+        assert_eq!(r.status, 201, "{channel} after the timeout: {}", describe(&r));
+    }
+}
+
+/// Offers that cannot work are refused whole, and a refused POST leaves nothing behind.
+/// Ignored until the server checks these (reported to the lead): today a WHEP `sendonly` offer
+/// and a WHIP `recvonly` offer both get 201 with the mirrored direction, a WHIP POST with
+/// garbage SDP leaves an empty channel behind (a WHEP POST then gets 409, not 404), and the 400
+/// reason carries str0m's parser internals (`PointerOffset(0x7ff…)`).
+#[test]
+#[ignore = "server: offer direction unchecked, refused WHIP POST creates the channel"]
+fn unusable_offers_are_refused_and_leave_no_channel() {
+    let sluice = Sluice::start(&[]);
+    let a = sluice.http;
+    let _rtmp = Publisher::start(&sluice.rtmp_url("live/x"), false);
+    sluice.wait_live("live/x", Duration::from_secs(20));
+
+    // WHEP: "it SHOULD use 'recvonly'"; a publisher's sendonly offer cannot be served.
+    let r = post_sdp(a, "/live/x/whep", &[], &offer("sendonly"));
+    assert!(matches!(r.status, 400 | 422), "WHEP with a sendonly offer: {}", describe(&r));
+    // WHIP: the answer must be recvonly; a viewer's recvonly offer would carry no media.
+    let r = post_sdp(a, "/live/w/whip", &[], &offer("recvonly"));
+    assert!(matches!(r.status, 400 | 422), "WHIP with a recvonly offer: {}", describe(&r));
+    assert!(channel_api(a, "live/w").is_none(), "a refused WHIP POST created live/w");
+
+    let r = post_sdp(a, "/live/g/whip", &[], "garbage\r\n");
+    assert_eq!(r.status, 400, "{}", describe(&r));
+    assert!(!r.text().contains("0x"), "the reason is for people, not a pointer: {}", r.text());
+    assert!(channel_api(a, "live/g").is_none(), "a refused WHIP POST created live/g");
+    let r = post_sdp(a, "/live/g/whep", &[], &offer("recvonly"));
+    assert_eq!(r.status, 404, "nothing ever published to live/g: {}", describe(&r));
+}
