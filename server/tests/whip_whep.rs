@@ -896,7 +896,7 @@ fn abandoned_sessions_end_and_the_session_limit_answers_503() {
 /// garbage SDP leaves an empty channel behind (a WHEP POST then gets 409, not 404), and the 400
 /// reason carries str0m's parser internals (`PointerOffset(0x7ff…)`).
 #[test]
-#[ignore = "server: offer direction unchecked, refused WHIP POST creates the channel"]
+
 fn unusable_offers_are_refused_and_leave_no_channel() {
     let sluice = Sluice::start(&[]);
     let a = sluice.http;

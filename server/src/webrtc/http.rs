@@ -121,6 +121,18 @@ async fn post_inner(
     let Ok(offer) = std::str::from_utf8(&req.body) else {
         return error(StatusCode::BAD_REQUEST, "the SDP offer is not UTF-8 text");
     };
+    // Check the offer before claiming anything: a refused POST leaves no channel behind.
+    if let Err(e) = super::rtc::parse_offer(offer) {
+        hub.counters.http_bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return error(StatusCode::BAD_REQUEST, e.to_string());
+    }
+    if !super::rtc::offer_direction_fits(offer, kind == Kind::Whip) {
+        let why = match kind {
+            Kind::Whip => "a WHIP offer must send media (sendonly or sendrecv m-lines)",
+            Kind::Whep => "a WHEP offer must receive media (recvonly or sendrecv m-lines)",
+        };
+        return error(StatusCode::BAD_REQUEST, why);
+    }
     if state.webrtc.len() >= state.webrtc.max {
         let mut r =
             error(StatusCode::SERVICE_UNAVAILABLE, "too many WebRTC sessions; retry shortly");

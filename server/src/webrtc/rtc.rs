@@ -59,8 +59,7 @@ impl RtcFactory {
         host: SocketAddr,
         now: Instant,
     ) -> Result<(Rtc, String), AcceptError> {
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|e| AcceptError::BadSdp(e.to_string()))?;
+        let offer = parse_offer(offer)?;
         let mut rtc = self.config().build(now);
         let candidate =
             Candidate::host(host, "udp").map_err(|e| AcceptError::Rejected(e.to_string()))?;
@@ -75,6 +74,33 @@ impl Default for RtcFactory {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Parses an offer. The parser's own message points into memory, so it is not passed on.
+pub fn parse_offer(offer: &str) -> Result<SdpOffer, AcceptError> {
+    SdpOffer::from_sdp_string(offer).map_err(|e| {
+        tracing::debug!("unparseable SDP offer: {e}");
+        AcceptError::BadSdp("it is not a valid SDP session description".into())
+    })
+}
+
+/// Whether some m-section of `offer` sends media (`want_send`, WHIP) or receives it (WHEP).
+/// Direction defaults to sendrecv when a section states none (RFC 8866 §6.7).
+pub fn offer_direction_fits(offer: &str, want_send: bool) -> bool {
+    let mut sections: Vec<Option<&str>> = Vec::new();
+    for line in offer.lines().map(str::trim_end) {
+        if line.starts_with("m=") {
+            sections.push(None);
+        } else if let Some(last) = sections.last_mut()
+            && let Some(dir) = line
+                .strip_prefix("a=")
+                .filter(|a| matches!(*a, "sendonly" | "recvonly" | "sendrecv" | "inactive"))
+        {
+            *last = Some(dir);
+        }
+    }
+    let usable = if want_send { "sendonly" } else { "recvonly" };
+    sections.iter().any(|d| matches!(d.unwrap_or("sendrecv"), x if x == usable || x == "sendrecv"))
 }
 
 /// str0m lists candidates in the first m-section only; peers that read them from another

@@ -25,6 +25,9 @@ use crate::pipeline::IngestEvent;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keyframe requests to the publisher at most this often.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+/// Browsers and aiortc send keyframes mostly when asked: without one this often, ask, so
+/// segments stay near their target instead of following an 8 s encoder default.
+const WANTED_KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Per RTP stream: (first RTP time, its arrival) → ticks on the session timeline.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,7 @@ struct Publisher {
     audio_announced: bool,
     waiting_for_keyframe: bool,
     last_keyframe_request: Option<Instant>,
+    last_keyframe: Option<Instant>,
     frames: u64,
     announced: bool,
 }
@@ -59,6 +63,7 @@ pub async fn run(
         audio_announced: false,
         waiting_for_keyframe: true,
         last_keyframe_request: None,
+        last_keyframe: None,
         frames: 0,
         announced: false,
     };
@@ -192,6 +197,10 @@ impl Publisher {
         if sample.is_empty() {
             return false;
         }
+        if idr {
+            self.last_keyframe = Some(Instant::now());
+        }
+        let overdue = self.last_keyframe.is_some_and(|t| t.elapsed() > WANTED_KEYFRAME_INTERVAL);
         let ts = clock.ticks0 + (d.time.numer().wrapping_sub(clock.rtp0)) as i64;
         self.push(
             guard,
@@ -204,7 +213,7 @@ impl Publisher {
             },
             now_ms,
         );
-        false
+        overdue
     }
 
     fn audio_frame(&mut self, guard: &PublishGuard, d: &MediaData, now_ms: i64) {
