@@ -13,9 +13,10 @@ import { LAYOUT, pageSampler } from './strip.mjs';
 
 const SECONDS = Number(process.env.G2G_SECONDS || 20);
 const BOUND_MS = 2000; // product bound: glass-to-glass median on loopback
-// A short stall right after sampling starts is tolerated (hls.js settling on the live edge).
+// A short stall right after sampling starts is tolerated (hls.js settling on the live edge; with
+// a 2 s GOP it may wait up to a second and a half for the next independent part).
 const INITIAL_GRACE_MS = 3000;
-const MAX_INITIAL_STALL_MS = 1000;
+const MAX_INITIAL_STALL_MS = 1500;
 const MAX_FREEZE_MS = 1000;
 
 const h = new Harness();
@@ -104,7 +105,8 @@ for (const { name, variant, audio, ingest } of CASES) {
       assert.ok(report.playedSeconds >= SECONDS * 0.85, `currentTime advanced only ${report.playedSeconds.toFixed(2)} s in ${SECONDS} s`);
       assert.deepEqual(lateStalls, [], `stalls after start: ${JSON.stringify(report.waiting)}`);
       assert.equal(report.openWaitingMs, 0, 'still waiting at the end');
-      assert.ok(report.maxFreezeMs <= MAX_FREEZE_MS, `currentTime froze for ${report.maxFreezeMs} ms`);
+      assert.ok(report.maxFreezeMs <= MAX_INITIAL_STALL_MS, `currentTime froze for ${report.maxFreezeMs} ms`);
+      assert.ok(report.lateMaxFreezeMs <= MAX_FREEZE_MS, `currentTime froze for ${report.lateMaxFreezeMs} ms after start-up`);
       assert.ok(g2g.median <= BOUND_MS, `glass-to-glass median ${g2g.median} ms > ${BOUND_MS} ms`);
     } finally {
       await source.stop();

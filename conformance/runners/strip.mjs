@@ -86,12 +86,16 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
   } else {
     args.push('-an');
   }
+  // ffmpeg's MPEG-TS muxer packs ~8 AAC frames (~170 ms) into one PES by default, so audio
+  // reaches the server in bursts that can leave hls.js's audio buffer dry at the live edge; a
+  // low-latency encoder sends each frame in its own PES (see examples/recipes).
   if (targets.length === 1) {
+    if (formats[0] === 'mpegts') args.push('-pes_payload_size', '0');
     args.push('-f', formats[0], targets[0]);
   } else {
     // With +global_header the parameter sets live only in extradata; FLV carries them in its
     // sequence header, MPEG-TS needs them in band before every keyframe (dump_extra).
-    const opts = (f) => (f === 'mpegts' ? 'f=mpegts:bsfs/v=dump_extra' : 'f=flv');
+    const opts = (f) => (f === 'mpegts' ? 'f=mpegts:pes_payload_size=0:bsfs/v=dump_extra' : 'f=flv');
     args.push('-map', '0:v', ...(audio ? ['-map', '1:a'] : []), '-flags', '+global_header', '-f', 'tee',
       targets.map((t, i) => `[${opts(formats[i])}:onfail=ignore:flush_packets=1]${t}`).join('|'));
   }
@@ -166,6 +170,10 @@ export function pageSampler() {
         } else {
           const frozen = now - lastProgressAt;
           if (frozen > state.maxFreezeMs) state.maxFreezeMs = Math.round(frozen);
+          // Freezes that start after the first 3 s (start-up excluded).
+          if (lastProgressAt - state.startedAt > 3000 && frozen > (state.lateMaxFreezeMs || 0)) {
+            state.lateMaxFreezeMs = Math.round(frozen);
+          }
         }
         if (waitingSince !== null && now - waitingSince > 0) state.openWaitingMs = Math.round(now - waitingSince);
         else state.openWaitingMs = 0;
@@ -192,7 +200,7 @@ export function pageSampler() {
       return {
         samples: state.samples.slice(), rejected: state.rejected, implausible: state.implausible,
         frames: state.frames, waiting: state.waiting.slice(), openWaitingMs: state.openWaitingMs || 0,
-        maxFreezeMs: state.maxFreezeMs,
+        maxFreezeMs: state.maxFreezeMs, lateMaxFreezeMs: state.lateMaxFreezeMs || 0,
         playedSeconds: video ? video.currentTime - state.startCurrentTime : 0,
         hlsLatencyMs: state.hlsLatency.slice(),
         elapsedMs: Math.round(performance.now() - state.startedAt),
