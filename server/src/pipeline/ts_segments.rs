@@ -136,6 +136,14 @@ impl TsSegments {
         previous_duration: Option<u64>,
     ) {
         let next = Open { msn, start_90k, pdt_ms, discontinuity };
+        let newest = self.boundaries.back().map(|(o, _)| o).or(self.open.as_ref());
+        if newest.is_some_and(|o| msn <= o.msn) {
+            // The numbering started over (an audio-only start that video then joined): what
+            // is open was never listed and must not be listed under a number used twice.
+            tracing::debug!(msn, "HLS-TS numbering restarted; the open segment is dropped");
+            self.boundaries.clear();
+            self.open = None;
+        }
         match self.open {
             None => {
                 // Frames before the first boundary belong to no segment.
@@ -243,5 +251,58 @@ impl TsSegments {
             discontinuity: open.discontinuity,
             data: out.freeze(),
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_media::codec::aac::AudioSpecificConfig;
+    use sluice_media::track::AUDIO_TRACK;
+    use sluice_media::{CodecConfig, MediaKind, TrackInfo};
+
+    use super::*;
+
+    fn aac_track() -> TrackInfo {
+        let asc = AudioSpecificConfig::parse(Bytes::from_static(&[0x11, 0x90])).expect("AAC-LC");
+        TrackInfo {
+            id: AUDIO_TRACK,
+            kind: MediaKind::Audio,
+            timescale: 48_000,
+            codec: CodecConfig::Aac(asc),
+        }
+    }
+
+    fn aac_frames(ts: &mut TsSegments, from_90k: i64, to_90k: i64) {
+        // One ADTS-less AAC frame every 1024 samples; the muxer adds the ADTS header.
+        let mut t = from_90k;
+        while t < to_90k {
+            let dts = rescale(t, VIDEO_TIMESCALE, 48_000);
+            let au = AccessUnit {
+                track: AUDIO_TRACK,
+                dts,
+                pts: dts,
+                keyframe: true,
+                data: Bytes::from_static(&[0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c]),
+            };
+            ts.push(&au, 48_000);
+            t += 1920;
+        }
+    }
+
+    #[test]
+    fn a_numbering_that_starts_over_never_lists_a_number_twice() {
+        let mut ts = TsSegments::new(8);
+        ts.set_tracks(vec![aac_track()]);
+        ts.begin(1, 0, 1_000, false, None);
+        aac_frames(&mut ts, 0, 60_000);
+        // Video joined: its first segment takes the number the audio-only one had.
+        ts.begin(1, 63_000, 1_700, false, None);
+        aac_frames(&mut ts, 63_000, 153_000);
+        ts.begin(2, 153_000, 2_700, false, Some(90_000));
+        aac_frames(&mut ts, 153_000, 160_000);
+        let listed: Vec<(u64, u64, i64)> =
+            ts.segments().map(|s| (s.msn, s.duration, s.program_date_time_ms)).collect();
+        assert_eq!(listed, vec![(1, 90_000, 1_700)]);
+        assert!(ts.segment(1).is_some_and(|s| !s.data.is_empty()));
     }
 }

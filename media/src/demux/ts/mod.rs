@@ -300,6 +300,17 @@ impl TsDemuxer {
         }
     }
 
+    /// Whether the followed program's PMT lists a video stream Sluice can package (its track
+    /// is announced only with the first parameter sets, which may come after audio).
+    pub fn expects_video(&self) -> bool {
+        self.video_pid.is_some()
+    }
+
+    /// Whether the followed program's PMT lists an AAC stream.
+    pub fn expects_audio(&self) -> bool {
+        self.audio_pid.is_some()
+    }
+
     /// The current video track, once its parameter sets have been seen.
     pub fn video_track(&self) -> Option<&TrackInfo> {
         self.video.as_ref().and_then(VideoEs::track)
