@@ -289,6 +289,9 @@ pub struct MediaPlaylist {
     pub trailing_parts: Vec<Part>,
     /// EXT-X-DISCONTINUITY applied to the parent still being produced.
     pub trailing_discontinuity: bool,
+    /// EXT-X-PROGRAM-DATE-TIME applied to the parent still being produced (the only one in a
+    /// playlist whose first segment has parts but no URI line yet).
+    pub trailing_program_date_time: Option<String>,
     /// EXT-X-MAP in force at the end of the playlist (applies to the hinted part).
     pub final_map: Option<MapRef>,
     /// EXT-X-PRELOAD-HINT tags.
@@ -406,6 +409,7 @@ impl MediaPlaylist {
         p.segments = raw_segments;
         p.trailing_parts = pending.parts;
         p.trailing_discontinuity = pending.discontinuity;
+        p.trailing_program_date_time = pending.pdt;
         p.final_map = map;
         p.doc = doc;
         p

@@ -471,10 +471,12 @@ pub fn hls_mp_13(p: &MediaPlaylist) -> Outcome {
     // (App. B.1) HAS: "The EXT-X-PROGRAM-DATE-TIME tag MUST be present in every live/linear
     // media playlist".
     let mut o = Outcome::new();
+    let trailing = p.trailing_program_date_time.as_deref().map(|v| (p.next_msn(), v));
     let pdts: Vec<_> = p
         .segments
         .iter()
         .filter_map(|s| s.program_date_time.as_deref().map(|v| (s.msn, v)))
+        .chain(trailing)
         .collect();
     if pdts.is_empty() {
         if p.is_low_latency() {
@@ -1049,6 +1051,25 @@ mod tests {
         );
         assert!(hls_mp_13(&none).has_level(Level::Profile));
         assert!(fails(&hls_mp_13(&with("2026-11-22T10:00:00.000Z", "yesterday"))));
+    }
+
+    #[test]
+    fn mp_13_counts_the_date_of_a_first_segment_still_in_parts() {
+        // Right after start-up: one segment, still being produced, dated before its parts.
+        const STARTING: &str = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:1\n\
+             #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6\n\
+             #EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2026-11-22T10:00:00.000Z\n\
+             #EXT-X-PART:DURATION=0.2,URI=\"0.0.m4s\",INDEPENDENT=YES\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"0.1.m4s\"\n";
+        let starting = MediaPlaylist::parse(STARTING);
+        assert!(starting.segments.is_empty() && starting.trailing_parts.len() == 1);
+        let o = hls_mp_13(&starting);
+        assert!(o.problems.is_empty(), "{o:?}");
+        let undated = MediaPlaylist::parse(
+            &STARTING.replace("#EXT-X-PROGRAM-DATE-TIME:2026-11-22T10:00:00.000Z\n", ""),
+        );
+        assert!(hls_mp_13(&undated).has_level(Level::Profile));
     }
 
     #[test]

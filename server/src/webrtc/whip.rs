@@ -28,6 +28,9 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 /// Browsers and aiortc send keyframes mostly when asked: without one this often, ask, so
 /// segments stay near their target instead of following an 8 s encoder default.
 const WANTED_KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
+/// How long audio is dropped waiting for the first video keyframe of an offer with video
+/// (after that the stream starts audio-only and video joins when it comes).
+const MAX_AUDIO_BEFORE_VIDEO: Duration = Duration::from_secs(5);
 
 /// Per RTP stream: (first RTP time, its arrival) → ticks on the session timeline.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +45,8 @@ struct Publisher {
     video: Option<(AvcConfig, Clock)>,
     audio: Option<Clock>,
     audio_announced: bool,
+    /// The offer has a video section: audio waits for video's first parameter sets.
+    video_expected: bool,
     waiting_for_keyframe: bool,
     last_keyframe_request: Option<Instant>,
     last_keyframe: Option<Instant>,
@@ -61,6 +66,7 @@ pub async fn run(
         video: None,
         audio: None,
         audio_announced: false,
+        video_expected: false,
         waiting_for_keyframe: true,
         last_keyframe_request: None,
         last_keyframe: None,
@@ -78,7 +84,8 @@ pub async fn run(
         for e in events.drain(..) {
             match e {
                 Event::MediaAdded(m) if m.kind == str0m::media::MediaKind::Video => {
-                    video_mid = Some(m.mid)
+                    video_mid = Some(m.mid);
+                    p.video_expected = true;
                 }
                 Event::MediaData(d) => {
                     last_media = Instant::now();
@@ -217,6 +224,13 @@ impl Publisher {
     }
 
     fn audio_frame(&mut self, guard: &PublishGuard, d: &MediaData, now_ms: i64) {
+        if self.video_expected && self.video.is_none() && self.t0.elapsed() < MAX_AUDIO_BEFORE_VIDEO
+        {
+            // Browsers send audio before the first keyframe. Announced alone, audio would
+            // start an audio-only timeline that video then joins; the pipeline drops audio
+            // from before the first keyframe anyway.
+            return;
+        }
         if !self.audio_announced {
             let channels = if d.params.spec().channels.unwrap_or(2) >= 2 { 2 } else { 1 };
             let Ok(config) = OpusConfig::from_channels(channels) else { return };
