@@ -131,6 +131,9 @@ pub struct Channel {
     state: watch::Sender<Arc<ChannelSnapshot>>,
     /// Live access units for SRT playback (and WHEP).
     pub fanout: crate::fanout::Fanout,
+    /// A viewer lost the picture (WebRTC PLI/FIR): publishers that can make a keyframe on
+    /// request (WHIP) listen here.
+    pub keyframe_wanted: tokio::sync::Notify,
 }
 
 impl Channel {
@@ -256,6 +259,7 @@ impl Hub {
                         pipeline: Mutex::new(Pipeline::new(self.pipeline)),
                         state,
                         fanout: crate::fanout::Fanout::new(),
+                        keyframe_wanted: tokio::sync::Notify::new(),
                     });
                     map.insert(id.clone(), c.clone());
                     c

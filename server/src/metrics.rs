@@ -47,7 +47,7 @@ impl Histogram {
     }
 }
 
-pub fn render(hub: &Hub) -> Resp {
+pub fn render(hub: &Hub, webrtc: Option<&crate::webrtc::Sessions>) -> Resp {
     let c = &hub.counters;
     let mut out = String::new();
     let counters = [
@@ -99,6 +99,26 @@ pub fn render(hub: &Hub) -> Resp {
         out,
         "# HELP sluice_held_requests Requests currently held open\n# TYPE sluice_held_requests gauge\nsluice_held_requests {}",
         hub.held_requests()
+    );
+    if let Some(sessions) = webrtc {
+        let _ = writeln!(
+            out,
+            "# HELP sluice_webrtc_sessions Live WebRTC sessions (WHIP publishers, WHEP viewers)\n# TYPE sluice_webrtc_sessions gauge"
+        );
+        for (kind, label) in
+            [(crate::webrtc::Kind::Whip, "whip"), (crate::webrtc::Kind::Whep, "whep")]
+        {
+            let _ = writeln!(
+                out,
+                "sluice_webrtc_sessions{{kind=\"{label}\"}} {}",
+                sessions.count(kind)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_audio_transcodes Channels whose AAC audio is being turned into Opus for WebRTC viewers\n# TYPE sluice_audio_transcodes gauge\nsluice_audio_transcodes {}",
+        hub.channels().iter().filter(|c| c.fanout.transcoding()).count()
     );
     let _ = writeln!(
         out,

@@ -168,7 +168,7 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
         "/" | "/index.html" => return crate::dashboard::page(),
         "/assets/hls.min.js" => return crate::dashboard::hls_js(state),
         "/api/v1/channels" => return crate::api::channels(hub),
-        "/metrics" => return crate::metrics::render(hub),
+        "/metrics" => return crate::metrics::render(hub, Some(&state.webrtc)),
         "/time" => {
             let mut r = with_body(
                 StatusCode::OK,

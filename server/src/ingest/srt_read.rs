@@ -90,6 +90,10 @@ impl Reader {
                 self.wait_for_keyframe = tracks.iter().any(|t| t.id == VIDEO_TRACK);
             }
             FanoutEvent::Frame(au) => {
+                // Only the announced tracks (not the Opus the fanout makes for WebRTC).
+                if !self.tracks.as_ref().is_some_and(|t| t.iter().any(|t| t.id == au.track)) {
+                    return;
+                }
                 if self.wait_for_keyframe {
                     if !(au.track == VIDEO_TRACK && au.keyframe) {
                         return;

@@ -168,6 +168,12 @@ impl Pipeline {
         self.target_duration
     }
 
+    /// Wall-clock (Unix ms) minus channel-timeline ms for the current session, once its first
+    /// frame has arrived: the ingest time of any frame on the timeline.
+    pub fn wall_minus_media_ms(&self) -> Option<i64> {
+        self.session.and_then(|s| s.wall_minus_media_ms)
+    }
+
     pub fn is_publishing(&self) -> bool {
         self.session.is_some()
     }

@@ -74,6 +74,11 @@ impl Sessions {
         self.map.lock().map_or(0, |m| m.len())
     }
 
+    /// Live sessions of one kind.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.map.lock().map_or(0, |m| m.values().filter(|h| h.kind == kind).count())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

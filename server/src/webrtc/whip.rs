@@ -106,17 +106,31 @@ pub async fn run(
         if last_media.elapsed() > IDLE_TIMEOUT {
             break format!("no media for {} s", IDLE_TIMEOUT.as_secs());
         }
-        match drv.wake(&mut buf, commands.recv()).await {
+        let wake = drv
+            .wake(&mut buf, async {
+                tokio::select! {
+                    cmd = commands.recv() => Some(cmd),
+                    _ = guard.channel.keyframe_wanted.notified() => None,
+                }
+            })
+            .await;
+        match wake {
             Wake::Datagram(n, from) => drv.receive(&buf[..n], from),
             Wake::Timeout => drv.timeout(),
-            Wake::Other(Some(Command::Trickle(lines))) => {
+            Wake::Other(None) => {
+                // A WHEP viewer lost the picture: ask the publisher's encoder for a keyframe.
+                if let Some(mid) = video_mid {
+                    p.request_keyframe(&mut drv, mid);
+                }
+            }
+            Wake::Other(Some(Some(Command::Trickle(lines)))) => {
                 for l in lines {
                     if let Ok(c) = str0m::Candidate::from_sdp_string(&l) {
                         drv.rtc.add_remote_candidate(c);
                     }
                 }
             }
-            Wake::Other(Some(Command::Close) | None) => {
+            Wake::Other(Some(Some(Command::Close) | None)) => {
                 break "the publisher ended the session".to_owned();
             }
         }

@@ -94,6 +94,11 @@ impl Sluice {
         }
     }
 
+    /// The server's process id (for /proc measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.http, path)
     }
@@ -152,6 +157,8 @@ pub enum Source {
     ObsLike,
     /// x265, 1 s GOP, no B-frames.
     H265,
+    /// x264 zerolatency with a 4 s GOP (keyframe-request tests).
+    H264LongGop,
 }
 
 impl Publisher {
@@ -204,21 +211,23 @@ pub fn publisher_args(source: Source, format: &str, url: &str) -> Vec<String> {
         "-pix_fmt",
         "yuv420p",
     ];
+    let gop = if source == Source::H264LongGop { "120" } else { "30" };
+    let x264_zerolatency = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-bf",
+        "0",
+        "-g",
+        gop,
+        "-keyint_min",
+        gop,
+    ];
     args.extend_from_slice(match source {
-        Source::H264 => &[
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-bf",
-            "0",
-            "-g",
-            "30",
-            "-keyint_min",
-            "30",
-        ],
+        Source::H264 | Source::H264LongGop => &x264_zerolatency,
         Source::ObsLike => &[
             "-c:v",
             "libx264",
