@@ -32,6 +32,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub limits: Limits,
     pub srt_settings: SrtSettings,
+    pub webrtc_settings: WebRtcSettings,
     /// Per-channel settings, keyed `"group/channel"`.
     pub channels: BTreeMap<String, ChannelSettings>,
 }
@@ -45,6 +46,17 @@ pub struct SrtSettings {
     pub latency_ms: u64,
     /// SRT connections (publishers and readers) open at once.
     pub max_connections: usize,
+}
+
+/// WebRTC (WHIP/WHEP) settings shared by every session.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebRtcSettings {
+    /// Playout delay asked of WHEP viewers (the RTP playout-delay extension, min = max): 0
+    /// renders each frame as soon as it is decoded, the lowest latency on a clean network; a
+    /// few hundred ms lets the browser smooth out network jitter. `-1` leaves it to the
+    /// browser (its adaptive jitter buffer).
+    pub playout_delay_ms: i32,
 }
 
 /// Settings of one channel.
@@ -105,6 +117,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             limits: Limits::default(),
             srt_settings: SrtSettings::default(),
+            webrtc_settings: WebRtcSettings::default(),
             channels: BTreeMap::new(),
         }
     }
@@ -192,6 +205,13 @@ impl Config {
                 self.srt_settings.latency_ms
             )));
         }
+        // The extension carries 10 ms units in 12 bits.
+        if !(-1..=40_950).contains(&self.webrtc_settings.playout_delay_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "webrtc_settings.playout_delay_ms = {} is outside -1..=40950",
+                self.webrtc_settings.playout_delay_ms
+            )));
+        }
         for (id, ch) in &self.channels {
             let valid_id = id
                 .split_once('/')
@@ -246,6 +266,22 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Config::default().validate().expect("defaults valid");
+    }
+
+    /// The example file says it holds every setting at its default: keep it true.
+    #[test]
+    fn the_example_config_is_valid_and_says_the_defaults() {
+        let text = include_str!("../../examples/configs/sluice.toml");
+        let c = Config::from_toml(text).expect("example parses");
+        c.validate().expect("example valid");
+        let d = Config::default();
+        assert_eq!(c.webrtc_settings.playout_delay_ms, d.webrtc_settings.playout_delay_ms);
+        assert_eq!(c.srt_settings.latency_ms, d.srt_settings.latency_ms);
+        assert_eq!(c.srt_settings.max_connections, d.srt_settings.max_connections);
+        assert_eq!(format!("{:?}", c.limits), format!("{:?}", d.limits));
+        assert_eq!(format!("{:?}", c.media), format!("{:?}", d.media));
+        let off = Config::from_toml("[webrtc_settings]\nplayout_delay_ms = -2\n").expect("parses");
+        assert!(off.validate().is_err(), "below -1 is refused");
     }
 
     #[test]

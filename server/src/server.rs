@@ -28,7 +28,10 @@ impl AppState {
         Self {
             hub,
             hls_js,
-            webrtc: crate::webrtc::Sessions::new(config.limits.max_webrtc_sessions),
+            webrtc: crate::webrtc::Sessions::new(
+                config.limits.max_webrtc_sessions,
+                u32::try_from(config.webrtc_settings.playout_delay_ms).ok(),
+            ),
             channel_tokens: config
                 .channels
                 .iter()

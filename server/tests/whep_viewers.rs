@@ -19,6 +19,7 @@ use common::{Publisher, Sluice, Source, raw};
 use str0m::change::SdpAnswer;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::Extension;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 
 /// One receive-only WHEP peer.
@@ -34,6 +35,8 @@ struct Viewer {
     video_frames: u64,
     keyframes: Vec<Instant>,
     audio_packets: u64,
+    /// Playout delay (min, max) the server put on the newest video frame, ms.
+    playout_delay_ms: Option<(f64, f64)>,
     /// Newest (mapped wall-clock − now) of a video frame through the last sender report, ms.
     sr_offset_ms: Option<f64>,
     next_timeout: Instant,
@@ -45,7 +48,8 @@ impl Viewer {
         socket.set_nonblocking(true).expect("non-blocking");
         let local = socket.local_addr().expect("bound");
         let now = Instant::now();
-        let mut rtc = RtcConfig::new().build(now);
+        // Chromium offers the playout-delay extension; Sluice answers with its setting.
+        let mut rtc = RtcConfig::new().set_extension(6, Extension::PlayoutDelay).build(now);
         rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
         let mut api = rtc.sdp_api();
         let video_mid = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
@@ -76,6 +80,7 @@ impl Viewer {
             video_frames: 0,
             keyframes: Vec::new(),
             audio_packets: 0,
+            playout_delay_ms: None,
             sr_offset_ms: None,
             next_timeout: now,
         }
@@ -136,6 +141,11 @@ impl Viewer {
                 self.video_frames += 1;
                 if d.is_keyframe() {
                     self.keyframes.push(Instant::now());
+                }
+                if let (Some(min), Some(max)) =
+                    (d.ext_vals.play_delay_min, d.ext_vals.play_delay_max)
+                {
+                    self.playout_delay_ms = Some((min.as_seconds() * 1e3, max.as_seconds() * 1e3));
                 }
                 if let Some(sr) = d.last_sender_info {
                     // This frame's wall-clock time by the sender's report.
@@ -393,5 +403,7 @@ fn a_viewer_pli_gets_a_keyframe_now_and_sender_reports_carry_ingest_time() {
     println!("MEASURE RTCP SR wall-clock of the newest frame: {offset:.0} ms from now");
     assert!((-500.0..=50.0).contains(&offset), "SR maps the newest frame {offset:.0} ms from now");
     assert!(v.audio_packets > 50, "Opus kept flowing: {} packets", v.audio_packets);
+    // webrtc_settings.playout_delay_ms defaults to 0: render on decode.
+    assert_eq!(v.playout_delay_ms, Some((0.0, 0.0)), "playout delay on video");
     v.leave(&sluice);
 }

@@ -217,7 +217,8 @@ async fn post_inner(
         _ => {
             tracing::info!(peer, "WHEP viewer connecting to {channel_id}");
             tokio::spawn(async move {
-                super::whep::run(driver, channel, rx, peer).await;
+                let playout_delay_ms = task_state.webrtc.playout_delay_ms;
+                super::whep::run(driver, channel, rx, peer, playout_delay_ms).await;
                 task_state.webrtc.remove(&task_id);
             });
         }

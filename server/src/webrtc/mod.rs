@@ -58,15 +58,18 @@ pub struct Sessions {
     max: usize,
     next: AtomicU64,
     config: rtc::RtcFactory,
+    /// Playout delay asked of WHEP viewers, ms (`None`: the browser decides).
+    pub playout_delay_ms: Option<u32>,
 }
 
 impl Sessions {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, playout_delay_ms: Option<u32>) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
             max,
             next: AtomicU64::new(1),
             config: rtc::RtcFactory::new(),
+            playout_delay_ms,
         }
     }
 

@@ -65,6 +65,8 @@ struct Viewer {
     /// channel's shared AAC → Opus bridge feeds this viewer.
     audio_passthrough: bool,
     wait_for_keyframe: bool,
+    /// Sent with video (min = max), see `webrtc_settings.playout_delay_ms`.
+    playout_delay: Option<MediaTime>,
 }
 
 pub async fn run(
@@ -72,11 +74,13 @@ pub async fn run(
     channel: Arc<Channel>,
     mut commands: mpsc::Receiver<Command>,
     peer: String,
+    playout_delay_ms: Option<u32>,
 ) {
     // Before subscribing, so the bridge runs for the frames this viewer will get.
     let _opus = channel.fanout.listen_opus();
     let (start, mut rx) = channel.fanout.subscribe();
-    let mut viewer = Viewer { queued: start, ..Viewer::default() };
+    let playout_delay = playout_delay_ms.map(|ms| MediaTime::from_hundredths(u64::from(ms / 10)));
+    let mut viewer = Viewer { queued: start, playout_delay, ..Viewer::default() };
     let mut events = Vec::new();
     let mut buf = Driver::buffer();
     let since = Instant::now();
@@ -316,6 +320,12 @@ impl Viewer {
             return;
         };
         let rtp = MediaTime::from_90khz(pts_90k.max(0) as u64);
+        // With 0: each frame is rendered as soon as it is decoded, no smoothing buffer (Chromium
+        // otherwise holds ~25 ms of video on a clean loopback path).
+        let writer = match self.playout_delay {
+            Some(d) => writer.playout_delay(d, d),
+            None => writer,
+        };
         let _ = writer.write(pt, wallclock, rtp, data.freeze().to_vec());
     }
 
