@@ -4,20 +4,28 @@
 //
 //   const h = new Harness();            // one per test; `await h.close()` in t.after()
 //   const sluice = await h.startSluice('serve');   // or 'demo'
-//   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });  // or sluice.srtUrl(id)
+//   h.startStripSource({ epoch0, targets: [sluice.rtmpUrl('live/g2g')] });  // or srtUrl / whipUrl
 //   const browser = await h.launchChromium();   // { extraArgs: WEBRTC_CHROMIUM_ARGS } for WHEP
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { stripSourceArgs } from './strip.mjs';
+import { stripSourceArgs, targetFormat } from './strip.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SLUICE_BIN = process.env.SLUICE_BIN || path.join(ROOT, 'target/release/sluice');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** FFmpeg 9 (the only one with a WHIP muxer) from the project venv that
+ *  `scripts/install-deps.sh` creates (imageio-ffmpeg). */
+export function ffmpegWithWhip() {
+  const venv = process.env.SLUICE_WEBRTC_VENV || path.join(ROOT, '.venv-webrtc');
+  return execFileSync(path.join(venv, 'bin/python'),
+    ['-c', 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())'], { encoding: 'utf8' }).trim();
+}
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
@@ -166,14 +174,17 @@ export class Harness {
       // ffmpeg's SRT latency option is in microseconds.
       srtUrl: (id, mode = 'publish') =>
         `srt://${srtAddr}?mode=caller&latency=120000&pkt_size=1316&streamid=${mode}:${id}`,
+      whipUrl: (id) => `http://${httpAddr}/${id}/whip`,
     };
   }
 
   /** Starts the clock-strip source (see strip.mjs) pushing to every URL in `targets`: FLV to
-   *  `rtmp://` URLs (`sluice.rtmpUrl(id)`), MPEG-TS to `srt://` URLs (`sluice.srtUrl(id)`). */
+   *  `rtmp://` URLs (`sluice.rtmpUrl(id)`), MPEG-TS to `srt://` URLs (`sluice.srtUrl(id)`),
+   *  WebRTC to a WHIP URL (`sluice.whipUrl(id)`, FFmpeg 9). */
   startStripSource({ epoch0, targets, variant = 'zerolatency', durationS, audio = true }) {
     const args = stripSourceArgs({ epoch0, targets, variant, durationS, audio });
-    return this.spawn(`ffmpeg strip ${variant}`, 'ffmpeg', args);
+    const whip = targets.some((t) => targetFormat(t) === 'whip');
+    return this.spawn(`ffmpeg strip ${variant}`, whip ? ffmpegWithWhip() : 'ffmpeg', args);
   }
 
   /** Headless Debian Chromium with a fresh user-data-dir. Returns a playwright BrowserContext.

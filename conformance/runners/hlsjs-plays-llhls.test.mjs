@@ -1,7 +1,8 @@
 // hls.js in headless Chromium plays Sluice's LL-HLS through the dashboard (`/?play=live/...`)
 // without stalling, in low-latency mode, and glass to glass under the product's bound.
 // Glass to glass is read off the rendered frames (clock strip, see strip.mjs). The source is
-// published over RTMP, and in one case over SRT (MPEG-TS) to compare the ingest paths.
+// published over RTMP, and in one case each over SRT (MPEG-TS) and WHIP (FFmpeg 9, H.264 +
+// Opus) to compare the ingest paths.
 //
 // Env: G2G_SECONDS (default 20) = measured play time per variant.
 
@@ -37,13 +38,15 @@ const CASES = [
   { name: 'obs', variant: 'obs', audio: true, ingest: 'rtmp' },
   { name: 'zerolatency-video-only', variant: 'zerolatency', audio: false, ingest: 'rtmp' },
   { name: 'srt-zerolatency', variant: 'zerolatency', audio: true, ingest: 'srt' },
+  // FFmpeg 9 over WHIP: H.264 + Opus (Opus in CMAF for LL-HLS).
+  { name: 'whip-zerolatency', variant: 'zerolatency', audio: true, ingest: 'whip' },
 ];
 
 for (const { name, variant, audio, ingest } of CASES) {
   test(`hls.js plays LL-HLS from the dashboard, ${name} (${ingest} ingest): no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
     const id = `live/g2g-${name}`;
     const epoch0 = Date.now();
-    const target = ingest === 'srt' ? sluice.srtUrl(id) : sluice.rtmpUrl(id);
+    const target = { srt: sluice.srtUrl, whip: sluice.whipUrl, rtmp: sluice.rtmpUrl }[ingest](id);
     const source = h.startStripSource({ epoch0, targets: [target], variant, audio });
     try {
       const channel = await waitForChannel(sluice.baseUrl, id, 20000);

@@ -6,7 +6,7 @@
 #                          on the HLS-TS endpoint (x264) and the LL-HLS endpoint (x265)
 #   demo-plays             `sluice demo` plays from the dashboard
 #   hlsjs-plays-hls-ts     hls.js (LL off) on the HLS-TS endpoint of an SRT publish, g2g printed
-#   hlsjs-plays-llhls      hls.js LL-HLS via the dashboard, RTMP and SRT ingest, g2g bound
+#   hlsjs-plays-llhls      hls.js LL-HLS via the dashboard, RTMP, SRT and WHIP ingest, g2g bound
 #   whep-plays-rtmp        Chromium WHEP player page on an RTMP publish: 30 fps, AAC→Opus audio, g2g (~35 s)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

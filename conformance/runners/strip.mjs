@@ -56,9 +56,11 @@ export const VARIANTS = Object.freeze({
     '-x265-params', 'keyint=30:min-keyint=30:bframes=0:scenecut=0:log-level=error', '-b:v', '1M'],
 });
 
-/** The container a target URL takes: MPEG-TS for `srt://` (SRT carries TS), FLV for `rtmp://`. */
+/** The container a target URL takes: MPEG-TS for `srt://` (SRT carries TS), FLV for `rtmp://`,
+ *  WebRTC for a WHIP endpoint (`http(s)://…/whip`, FFmpeg 9 only). */
 export function targetFormat(url) {
   if (url.startsWith('srt://')) return 'mpegts';
+  if (/^https?:\/\/.*\/whip$/.test(url)) return 'whip';
   if (url.startsWith('rtmp://') || url.startsWith('rtmps://')) return 'flv';
   throw new Error(`no container known for target ${url} (expected rtmp:// or srt://)`);
 }
@@ -81,16 +83,21 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
     // Audio on the same clock: sample time plus the wall time (ms since EPOCH0) at which the
     // audio graph started. Without it audio pts start at 0 while video pts start at ffmpeg's
     // start-up delay (100–300 ms), and players hold video back by that much.
+    // WebRTC carries Opus, not AAC.
+    const codec = formats.includes('whip') ? 'libopus' : 'aac';
     args.push('-af', `asetpts=N/SR/TB+(RTCSTART/1000-${epoch0})/1000/TB`,
-      '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+      '-c:a', codec, '-b:a', '128k', '-ar', '48000', '-ac', '2');
   } else {
     args.push('-an');
   }
   // ffmpeg's MPEG-TS muxer packs ~8 AAC frames (~170 ms) into one PES by default, so audio
   // reaches the server in bursts that can leave hls.js's audio buffer dry at the live edge; a
   // low-latency encoder sends each frame in its own PES (see examples/recipes).
+  if (formats.includes('whip') && targets.length > 1) throw new Error('a WHIP target must be alone');
   if (targets.length === 1) {
     if (formats[0] === 'mpegts') args.push('-pes_payload_size', '0');
+    // Sluice's ICE is lite: FFmpeg must take the DTLS client role.
+    if (formats[0] === 'whip') args.push('-whip_flags', 'dtls_active', '-handshake_timeout', '5000');
     args.push('-f', formats[0], targets[0]);
   } else {
     // With +global_header the parameter sets live only in extradata; FLV carries them in its
