@@ -3,7 +3,7 @@
 //! parameter sets; Opus packets become Opus access units. Each stream's RTP time is placed on
 //! the session timeline by the arrival of its first frame, so audio and video line up.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use sluice_media::codec::annexb;
@@ -13,6 +13,7 @@ use sluice_media::track::{AUDIO_TRACK, MediaKind as TrackKind, VIDEO_TRACK};
 use sluice_media::{AccessUnit, CodecConfig, TrackInfo};
 use str0m::format::Codec;
 use str0m::media::{KeyframeRequestKind, MediaData, Mid};
+use str0m::rtp::rtcp::SenderInfo;
 use str0m::{Event, IceConnectionState};
 use tokio::sync::mpsc;
 
@@ -32,11 +33,47 @@ const WANTED_KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
 /// (after that the stream starts audio-only and video joins when it comes).
 const MAX_AUDIO_BEFORE_VIDEO: Duration = Duration::from_secs(5);
 
-/// Per RTP stream: (first RTP time, its arrival) → ticks on the session timeline.
+/// How long audio waits for the sender reports that place it against video before it is
+/// placed by arrival time instead.
+const MAX_WAIT_FOR_SENDER_REPORTS: Duration = Duration::from_secs(1);
+
+/// Per RTP stream: (an RTP time, its ticks on the session timeline) → ticks of any RTP time.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
     rtp0: u64,
     ticks0: i64,
+}
+
+/// `a − b` for RTP times that may be 32-bit or extended (sender reports and packets).
+fn rtp_diff(a: u64, b: u64) -> i64 {
+    i64::from((a as u32).wrapping_sub(b as u32) as i32)
+}
+
+/// Where audio RTP time `audio_rtp` (48 kHz) falls on the session timeline, in 48 kHz ticks,
+/// using each stream's latest RTCP sender report: both map their RTP clocks to the sender's
+/// wall-clock, which lines audio up with video as the publisher captured them (RFC 3550 §6.4.1),
+/// whatever order and delay their first packets arrived with.
+fn audio_ticks_by_sender_reports(
+    audio_rtp: u64,
+    audio_sr: &SenderInfo,
+    video_sr: &SenderInfo,
+    video: Clock,
+) -> Option<i64> {
+    let signed_secs = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    };
+    // Seconds from the video report's instant to this audio packet's capture instant.
+    let audio_after_its_sr = rtp_diff(audio_rtp, audio_sr.rtp_time.numer()) as f64 / 48_000.0;
+    let since_video_sr = signed_secs(audio_sr.ntp_time, video_sr.ntp_time) + audio_after_its_sr;
+    if since_video_sr.abs() > 60.0 {
+        // Reports from unrelated clocks: not usable.
+        return None;
+    }
+    let video_ticks = video.ticks0
+        + rtp_diff(video_sr.rtp_time.numer(), video.rtp0)
+        + (since_video_sr * 90_000.0).round() as i64;
+    Some(video_ticks * 48_000 / 90_000)
 }
 
 #[derive(Debug)]
@@ -44,6 +81,10 @@ struct Publisher {
     t0: Instant,
     video: Option<(AvcConfig, Clock)>,
     audio: Option<Clock>,
+    /// The newest sender report of the video stream.
+    video_sr: Option<SenderInfo>,
+    /// When the first audio packet that could be placed arrived (waiting for sender reports).
+    audio_waiting_since: Option<Instant>,
     audio_announced: bool,
     /// The offer has a video section: audio waits for video's first parameter sets.
     video_expected: bool,
@@ -65,6 +106,8 @@ pub async fn run(
         t0: Instant::now(),
         video: None,
         audio: None,
+        video_sr: None,
+        audio_waiting_since: None,
         audio_announced: false,
         video_expected: false,
         waiting_for_keyframe: true,
@@ -208,6 +251,9 @@ impl Publisher {
                 Err(e) => tracing::debug!("WHIP {}: bad parameter sets: {e}", guard.channel.id),
             }
         }
+        if d.last_sender_info.is_some() {
+            self.video_sr = d.last_sender_info;
+        }
         let Some((_, clock)) = self.video else { return true };
         if self.waiting_for_keyframe {
             if !idr {
@@ -259,10 +305,7 @@ impl Publisher {
             );
             self.audio_announced = true;
         }
-        let clock = *self.audio.get_or_insert(Clock {
-            rtp0: d.time.numer(),
-            ticks0: self.ticks_since_start(d.network_time, 48_000),
-        });
+        let Some(clock) = self.audio_clock(d) else { return };
         let ts = clock.ticks0 + (d.time.numer().wrapping_sub(clock.rtp0)) as i64;
         let data = Bytes::copy_from_slice(&d.data);
         self.push(
@@ -270,6 +313,38 @@ impl Publisher {
             AccessUnit { track: AUDIO_TRACK, dts: ts, pts: ts, keyframe: true, data },
             now_ms,
         );
+    }
+
+    /// The audio clock: placed against video by the sender reports when both streams have
+    /// one, by arrival time when no report came within [`MAX_WAIT_FOR_SENDER_REPORTS`] (or the
+    /// offer has no video). `None`: drop this packet while waiting.
+    fn audio_clock(&mut self, d: &MediaData) -> Option<Clock> {
+        if let Some(clock) = self.audio {
+            return Some(clock);
+        }
+        let rtp0 = d.time.numer();
+        let by_reports = match (&d.last_sender_info, &self.video_sr, &self.video) {
+            (Some(audio_sr), Some(video_sr), Some((_, video))) => {
+                audio_ticks_by_sender_reports(rtp0, audio_sr, video_sr, *video)
+            }
+            _ => None,
+        };
+        let waiting_since = *self.audio_waiting_since.get_or_insert_with(Instant::now);
+        let ticks0 = match by_reports {
+            Some(ticks) => ticks,
+            None if self.video_expected
+                && waiting_since.elapsed() < MAX_WAIT_FOR_SENDER_REPORTS =>
+            {
+                return None;
+            }
+            None => {
+                tracing::debug!("WHIP audio placed by arrival time (no sender reports)");
+                self.ticks_since_start(d.network_time, 48_000)
+            }
+        };
+        let clock = Clock { rtp0, ticks0 };
+        self.audio = Some(clock);
+        Some(clock)
     }
 
     fn push(&mut self, guard: &PublishGuard, au: AccessUnit, now_ms: i64) {
@@ -299,5 +374,44 @@ impl Publisher {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use str0m::media::{Frequency, MediaTime};
+
+    use super::*;
+
+    fn report(rtp: u64, rate: Frequency, at: SystemTime) -> SenderInfo {
+        SenderInfo {
+            ssrc: 1.into(),
+            ntp_time: at,
+            rtp_time: MediaTime::new(rtp, rate),
+            sender_packet_count: 0,
+            sender_octet_count: 0,
+        }
+    }
+
+    #[test]
+    fn sender_reports_place_audio_where_the_publisher_captured_it() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // Video's first packet (RTP 1000) is at tick 0; its report says RTP 91000 at t.
+        let video = Clock { rtp0: 1000, ticks0: 0 };
+        let video_sr = report(91_000, Frequency::NINETY_KHZ, t);
+        // Audio's report: RTP 5000 at t + 0.5 s; a packet 0.5 s after that was captured at
+        // t + 1 s, when video was at tick 90000 + 90000.
+        let audio_sr = report(5_000, Frequency::FORTY_EIGHT_KHZ, t + Duration::from_millis(500));
+        let ticks = audio_ticks_by_sender_reports(29_000, &audio_sr, &video_sr, video);
+        assert_eq!(ticks, Some(180_000 * 48_000 / 90_000));
+        // A packet from before its report, and RTP times across the 32-bit wrap.
+        let early = audio_ticks_by_sender_reports(4_040, &audio_sr, &video_sr, video);
+        assert_eq!(early, Some((180_000 - 45_000 - 1800) * 48_000 / 90_000));
+        let wrap_sr = report(u64::from(u32::MAX) - 999, Frequency::FORTY_EIGHT_KHZ, t);
+        let wrapped = audio_ticks_by_sender_reports(47_000, &wrap_sr, &video_sr, video);
+        assert_eq!(wrapped, Some((90_000 + 90_000) * 48_000 / 90_000));
+        // Reports an hour apart come from unrelated clocks.
+        let far = report(5_000, Frequency::FORTY_EIGHT_KHZ, t + Duration::from_secs(3600));
+        assert_eq!(audio_ticks_by_sender_reports(29_000, &far, &video_sr, video), None);
     }
 }
