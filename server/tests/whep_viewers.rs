@@ -6,7 +6,8 @@
 //!   and the server's memory returns to where it was after a first round of viewers;
 //! - a viewer's PLI is answered with a keyframe at once (the GOP is replayed), not at the
 //!   source's next keyframe four seconds later;
-//! - RTCP sender reports map RTP time to the wall-clock time the frame was ingested.
+//! - RTCP sender reports map RTP time to the wall-clock time the frame was ingested;
+//! - with 5% of RTP packets dropped on the way in, NACK retransmission repairs the frames.
 //!
 //! Prints the server's CPU per viewer (MEASURE lines) for the issue notes.
 
@@ -35,6 +36,12 @@ struct Viewer {
     video_frames: u64,
     keyframes: Vec<Instant>,
     audio_packets: u64,
+    /// Drop every n-th incoming RTP packet (loss for the NACK test); 0 = none.
+    drop_every: u64,
+    rtp_received: u64,
+    rtp_dropped: u64,
+    /// Video frames str0m could not assemble from consecutive packets.
+    broken_frames: u64,
     /// Playout delay (min, max) the server put on the newest video frame, ms.
     playout_delay_ms: Option<(f64, f64)>,
     /// Newest (mapped wall-clock − now) of a video frame through the last sender report, ms.
@@ -80,6 +87,10 @@ impl Viewer {
             video_frames: 0,
             keyframes: Vec::new(),
             audio_packets: 0,
+            drop_every: 0,
+            rtp_received: 0,
+            rtp_dropped: 0,
+            broken_frames: 0,
             playout_delay_ms: None,
             sr_offset_ms: None,
             next_timeout: now,
@@ -92,6 +103,16 @@ impl Viewer {
             let now = Instant::now();
             match self.socket.recv_from(buf) {
                 Ok((n, source)) => {
+                    // RTP (not RTCP: its packet types 200–206 read as 72–78 here) after DTLS.
+                    let rtp = n > 12 && (128..192).contains(&buf[0]) && (buf[1] & 0x7f) >= 96;
+                    if rtp {
+                        self.rtp_received += 1;
+                        if self.drop_every > 0 && self.rtp_received.is_multiple_of(self.drop_every)
+                        {
+                            self.rtp_dropped += 1;
+                            continue;
+                        }
+                    }
                     if let Ok(contents) = buf[..n].try_into() {
                         let input = Input::Receive(
                             now,
@@ -139,6 +160,7 @@ impl Viewer {
             Event::Connected => self.connected_at = Some(Instant::now()),
             Event::MediaData(d) if d.mid == self.video_mid => {
                 self.video_frames += 1;
+                self.broken_frames += u64::from(!d.contiguous);
                 if d.is_keyframe() {
                     self.keyframes.push(Instant::now());
                 }
@@ -405,5 +427,31 @@ fn a_viewer_pli_gets_a_keyframe_now_and_sender_reports_carry_ingest_time() {
     assert!(v.audio_packets > 50, "Opus kept flowing: {} packets", v.audio_packets);
     // webrtc_settings.playout_delay_ms defaults to 0: render on decode.
     assert_eq!(v.playout_delay_ms, Some((0.0, 0.0)), "playout delay on video");
+    v.leave(&sluice);
+}
+
+#[test]
+fn nack_retransmission_repairs_five_percent_loss() {
+    let sluice = Sluice::start(&[]);
+    let _publisher = Publisher::start(&sluice.rtmp_url("live/lossy"), false);
+    sluice.wait_live("live/lossy", Duration::from_secs(20));
+    let mut buf = vec![0u8; 2000];
+    let mut v = Viewer::join(&sluice, "live/lossy", Duration::from_secs(60));
+    v.drop_every = 20;
+    run(std::slice::from_mut(&mut v), Duration::from_secs(8), &mut buf);
+    println!(
+        "MEASURE NACK: {} of {} RTP packets dropped, {} of {} video frames incomplete after retransmission",
+        v.rtp_dropped, v.rtp_received, v.broken_frames, v.video_frames
+    );
+    assert!(v.rtp_dropped > 50, "loss was applied: {} packets", v.rtp_dropped);
+    assert!(v.video_frames > 150, "video flowed: {} frames", v.video_frames);
+    // Without retransmission about a third of the frames (several packets each) would be
+    // broken; a frame or two may be lost to a dropped retransmission.
+    assert!(
+        v.broken_frames * 50 <= v.video_frames,
+        "{} of {} frames incomplete",
+        v.broken_frames,
+        v.video_frames
+    );
     v.leave(&sluice);
 }
