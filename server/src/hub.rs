@@ -102,6 +102,8 @@ pub struct ChannelSnapshot {
     pub last_cue: Option<String>,
     /// Publisher diagnostics (what the streamer could fix), said once in the log when new.
     pub findings: Vec<crate::pipeline::diagnostics::Finding>,
+    /// Wall-clock of media time 0 on the channel timeline (LL-DASH availabilityStartTime).
+    pub timeline_epoch_ms: Option<i64>,
     /// When the pipeline published this snapshot (held requests measure their release from it).
     pub published_at: Option<std::time::Instant>,
 }

@@ -122,6 +122,7 @@ fn render(hub: &Hub, p: &Pipeline, live: bool, previous: &ChannelSnapshot) -> Ch
         findings: p.findings(),
         last_cue: p.cues.back().map(|c| describe_cue(&c.splice, c.at_90k)),
         published_at: Some(std::time::Instant::now()),
+        timeline_epoch_ms: p.timeline_epoch_ms(),
         ..ChannelSnapshot::default()
     };
     let Some(td) = p.target_duration() else {

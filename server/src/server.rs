@@ -46,6 +46,8 @@ impl AppState {
 pub struct ConnInfo {
     pub local: std::net::SocketAddr,
     pub peer: std::net::SocketAddr,
+    /// The connection came in over TLS (absolute URLs we hand out say `https`).
+    pub tls: bool,
 }
 
 /// Bounded per-connection work: header size and concurrent HTTP/2 streams.
@@ -71,7 +73,7 @@ pub async fn serve_http(listener: TcpListener, state: Arc<AppState>) {
         };
         let _ = stream.set_nodelay(true);
         let Ok(local) = stream.local_addr() else { continue };
-        let conn = ConnInfo { local, peer };
+        let conn = ConnInfo { local, peer, tls: false };
         let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
@@ -104,7 +106,7 @@ pub async fn serve_https(
         };
         let _ = stream.set_nodelay(true);
         let Ok(local) = stream.local_addr() else { continue };
-        let conn = ConnInfo { local, peer };
+        let conn = ConnInfo { local, peer, tls: true };
         let state = state.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {

@@ -28,7 +28,7 @@ where
     }
     let head = req.method() == Method::HEAD;
     let mut resp = match *req.method() {
-        Method::GET | Method::HEAD => get(&state, &req).await,
+        Method::GET | Method::HEAD => get(&state, conn, &req).await,
         Method::OPTIONS => preflight(),
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "only GET, HEAD and OPTIONS are served here"),
     };
@@ -156,7 +156,7 @@ fn accepts_gzip<B>(req: &Request<B>) -> bool {
         })
 }
 
-async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
+async fn get<B>(state: &Arc<AppState>, conn: ConnInfo, req: &Request<B>) -> Resp {
     let hub = &state.hub;
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
@@ -206,9 +206,19 @@ async fn get<B>(state: &Arc<AppState>, req: &Request<B>) -> Resp {
             let info = RequestInfo { tail: rest, query, accepts_gzip: accepts_gzip(req) };
             crate::egress::ts::handle(hub, channel, info).await
         }
+        "dash" => {
+            let host = req
+                .uri()
+                .authority()
+                .map(|a| a.as_str().to_owned())
+                .or_else(|| req.headers().get(header::HOST)?.to_str().ok().map(str::to_owned))
+                .unwrap_or_else(|| conn.local.to_string());
+            let origin = format!("{}://{host}", if conn.tls { "https" } else { "http" });
+            crate::egress::dash::handle(hub, channel, rest, &origin).await
+        }
         _ => error(
             StatusCode::NOT_FOUND,
-            format!("no endpoint {endpoint:?} on {group}/{name} (try hls or ts)"),
+            format!("no endpoint {endpoint:?} on {group}/{name} (try hls, ts or dash)"),
         ),
     }
 }

@@ -99,6 +99,8 @@ pub struct Pipeline {
     pub video: Option<TrackPipe>,
     pub audio: Option<TrackPipe>,
     session: Option<Session>,
+    /// See [`Self::timeline_epoch_ms`].
+    timeline_epoch_ms: Option<i64>,
     /// Fixed once the first segment completes, then never changes for this channel
     /// (RFC 8216bis §6.2.1: "The EXT-X-TARGETDURATION tag MUST NOT change").
     target_duration: Option<u32>,
@@ -133,6 +135,7 @@ impl Pipeline {
             video: None,
             audio: None,
             session: None,
+            timeline_epoch_ms: None,
             target_duration: None,
             video_started: false,
             video_start_90k: None,
@@ -166,6 +169,12 @@ impl Pipeline {
 
     pub fn target_duration(&self) -> Option<u32> {
         self.target_duration
+    }
+
+    /// Wall-clock (Unix ms) of media time 0 on the channel timeline as the channel's first
+    /// session mapped it: fixed for the channel's life (LL-DASH's availabilityStartTime).
+    pub fn timeline_epoch_ms(&self) -> Option<i64> {
+        self.timeline_epoch_ms
     }
 
     /// Wall-clock (Unix ms) minus channel-timeline ms for the current session, once its first
@@ -373,6 +382,8 @@ impl Pipeline {
         }
         let media_ms = rescale(au.dts, timescale, 1000);
         session.wall_minus_media_ms.get_or_insert(now_ms - media_ms);
+        let session_wall = session.wall_minus_media_ms;
+        self.timeline_epoch_ms = self.timeline_epoch_ms.or(session_wall);
 
         let Some(track) = self.track_mut(kind) else {
             return changes;
