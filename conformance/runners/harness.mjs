@@ -217,3 +217,61 @@ export async function newPage(context, log = []) {
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   return page;
 }
+
+/** Records every request `page` makes as { atMs, path, status, headersMs, doneMs, failure }
+ *  (times relative to `t0`, a Date.now() value; `headersMs` − `atMs` is time to response
+ *  headers, `doneMs` when the body ended: a chunked segment ends long after its headers).
+ *  Returns the live array (bounded to the last `max` entries). */
+export function recordNetwork(page, t0 = Date.now(), max = 4000) {
+  const entries = [];
+  const byRequest = new Map();
+  const rel = () => Date.now() - t0;
+  page.on('request', (req) => {
+    let p = req.url();
+    try { const u = new URL(p); p = u.pathname + u.search; } catch { /* keep as is */ }
+    const e = { atMs: rel(), method: req.method(), path: p, status: null, headersMs: null, doneMs: null, failure: null };
+    byRequest.set(req, e);
+    entries.push(e);
+    if (entries.length > max) entries.shift();
+  });
+  page.on('response', (res) => {
+    const e = byRequest.get(res.request());
+    if (e) { e.status = res.status(); e.headersMs = rel(); }
+  });
+  page.on('requestfinished', (req) => {
+    const e = byRequest.get(req);
+    if (e) { e.doneMs = rel(); byRequest.delete(req); }
+  });
+  page.on('requestfailed', (req) => {
+    const e = byRequest.get(req);
+    if (e) { e.doneMs = rel(); e.failure = req.failure()?.errorText || 'failed'; byRequest.delete(req); }
+  });
+  return entries;
+}
+
+/** The entries of `recordNetwork` whose path matches `pathRegex`, counted by status, and the
+ *  bad ones: not 2xx, or failed without a response. A 200 that playwright reports as failed
+ *  with net::ERR_ABORTED is not bad: Chromium reports every response body read through
+ *  fetch's ReadableStream reader that way, even one read to its end (checked on a complete
+ *  chunked body with its terminating zero-length chunk), and DASH players read segments in
+ *  progress like that. */
+export function summarizeRequests(net, pathRegex) {
+  const matching = net.filter((e) => pathRegex.test(e.path));
+  const byStatus = {};
+  for (const e of matching) {
+    const k = e.status ?? (e.failure || 'pending');
+    byStatus[k] = (byStatus[k] || 0) + 1;
+  }
+  const bad = matching.filter((e) => (e.status !== null && (e.status < 200 || e.status >= 300)) || (e.status === null && e.failure));
+  return { requests: matching.length, byStatus, bad };
+}
+
+/** Every console message of `page` (all levels) with its wall-clock time, bounded. */
+export function recordConsole(page, max = 3000) {
+  const lines = [];
+  page.on('console', (m) => {
+    lines.push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`);
+    if (lines.length > max) lines.shift();
+  });
+  return lines;
+}

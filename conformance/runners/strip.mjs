@@ -114,12 +114,13 @@ export function stripSourceArgs({ epoch0, targets, variant = 'zerolatency', dura
  * `start(selector, epoch0, layout)` and `report()`. Reads the strip on every presented frame with
  * requestVideoFrameCallback and records latency = presentation wall time − stamped wall time.
  * Also tracks stalls: `waiting` events after the first `playing`, and currentTime freezes.
+ * `report().stamps` lists every decoded frame as [presented wall ms, stamped wall ms].
  */
 export function pageSampler() {
   const state = {
     running: false, samples: [], rejected: 0, implausible: 0, frames: 0,
     firstPlayingAt: null, waiting: [], maxFreezeMs: 0, freezes: [], startCurrentTime: null,
-    lastCurrentTime: null, hlsLatency: [],
+    lastCurrentTime: null, hlsLatency: [], stamps: [],
   };
   function lumaAt(data, width, x, y, r) {
     let sum = 0; let n = 0;
@@ -194,7 +195,11 @@ export function pageSampler() {
         if (value === null) {
           state.rejected++;
         } else {
-          const latency = performance.timeOrigin + meta.expectedDisplayTime - (epoch0 + value);
+          const shownAt = performance.timeOrigin + meta.expectedDisplayTime;
+          const latency = shownAt - (epoch0 + value);
+          // Every decoded frame as [presented wall ms, stamped wall ms] (reconnect tests look
+          // for the first frame of a new publish).
+          state.stamps.push([Math.round(shownAt), epoch0 + value]);
           if (latency < 0 || latency > 120000) state.implausible++;
           else state.samples.push(Math.round(latency * 10) / 10);
         }
@@ -209,7 +214,7 @@ export function pageSampler() {
         frames: state.frames, waiting: state.waiting.slice(), openWaitingMs: state.openWaitingMs || 0,
         maxFreezeMs: state.maxFreezeMs, lateMaxFreezeMs: state.lateMaxFreezeMs || 0,
         playedSeconds: video ? video.currentTime - state.startCurrentTime : 0,
-        hlsLatencyMs: state.hlsLatency.slice(),
+        hlsLatencyMs: state.hlsLatency.slice(), stamps: state.stamps.slice(),
         elapsedMs: Math.round(performance.now() - state.startedAt),
       };
     },
