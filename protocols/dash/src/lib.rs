@@ -55,6 +55,8 @@ pub struct PeriodInput {
     /// Wall-clock of the Period's first segment start, Unix ms (Period@start is this minus the
     /// availability start time).
     pub start_ms: i64,
+    /// Set once the Period has ended (its publisher left): `Period@duration`.
+    pub duration_ms: Option<u64>,
     pub adaptation_sets: Vec<AdaptationInput>,
 }
 
@@ -110,11 +112,13 @@ pub fn render_mpd(input: &MpdInput) -> String {
         l.target_ms, l.min_ms, l.max_ms, l.min_playback_rate, l.max_playback_rate
     );
     for p in &input.periods {
+        let ended = p.duration_ms.map(|d| format!(r#" duration="{}""#, duration(d)));
         let _ = writeln!(
             out,
-            r#"  <Period id="{}" start="{}">"#,
+            r#"  <Period id="{}" start="{}"{}>"#,
             escape(&p.id),
-            duration((p.start_ms - input.availability_start_ms).max(0) as u64)
+            duration((p.start_ms - input.availability_start_ms).max(0) as u64),
+            ended.as_deref().unwrap_or("")
         );
         for a in &p.adaptation_sets {
             adaptation_set(&mut out, a, &input.utc_timing_url);
@@ -302,6 +306,7 @@ mod tests {
             periods: vec![PeriodInput {
                 id: "p1763800000".into(),
                 start_ms: 1_763_800_000_000,
+                duration_ms: None,
                 adaptation_sets: vec![video, audio],
             }],
         }

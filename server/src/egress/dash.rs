@@ -99,7 +99,7 @@ async fn mpd(hub: &Arc<Hub>, channel: &Channel, origin: &str) -> Resp {
             None => return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id)),
         }
     }
-    let Some(input) = mpd_input(&snap, origin) else {
+    let Some(input) = mpd_input(&snap, channel, origin) else {
         return error(StatusCode::NOT_FOUND, format!("{} is not live yet", channel.id));
     };
     let mut r =
@@ -111,57 +111,141 @@ async fn mpd(hub: &Arc<Hub>, channel: &Channel, origin: &str) -> Resp {
 /// One run of segments with one timeline mapping: from a segment that starts the channel or
 /// follows a discontinuity, to the next such segment.
 struct Run<'a> {
+    /// The oldest segment of the run still kept.
     first: &'a Segment,
-    /// Nominal segment duration (the run's first complete segment), ticks of the leading track.
-    duration: u64,
+    /// Wall-clock minus media time (ms) of the run, with its init version: the same for every
+    /// segment of one publisher session and codec configuration, so it names the run even after
+    /// its first segments have left the window.
+    key: (i64, u32),
+    /// The run's first complete segment's duration, ticks of the leading track.
+    duration: Option<u64>,
+    /// Wall-clock end of the run's last segment so far (ms), for a run that has ended.
+    end_ms: i64,
 }
 
 fn runs(track: &TrackView) -> Vec<Run<'_>> {
-    let mut runs: Vec<(&Segment, Option<u64>)> = Vec::new();
+    let rate = track.ring.timescale();
+    let mut runs: Vec<Run<'_>> = Vec::new();
     for s in track.ring.segments() {
-        if runs.is_empty() || s.discontinuity {
-            runs.push((s, None));
+        let offset = s.program_date_time_ms - rescale(s.start_dts, rate, 1000);
+        let key = (offset, s.init_version);
+        if runs.last().is_none_or(|r| s.discontinuity || r.key != key) {
+            runs.push(Run { first: s, key, duration: None, end_ms: s.program_date_time_ms });
         }
-        if let Some(last) = runs.last_mut()
-            && last.1.is_none()
-            && s.complete
-        {
-            last.1 = Some(s.duration());
+        if let Some(last) = runs.last_mut() {
+            if last.duration.is_none() && s.complete {
+                last.duration = Some(s.duration());
+            }
+            last.end_ms = s.program_date_time_ms + rescale(s.duration() as i64, rate, 1000);
         }
     }
-    // A run is listed once its first segment is complete: that fixes its @duration.
-    runs.into_iter().filter_map(|(first, d)| Some(Run { first, duration: d? })).collect()
+    runs
 }
 
-fn mpd_input(snap: &ChannelSnapshot, origin: &str) -> Option<MpdInput> {
-    let lead = snap.video.as_ref().or(snap.audio.as_ref())?;
-    let runs = runs(lead);
-    let lead_rate = lead.ring.timescale();
-    let part_ms = (snap.part_target_s * 1000.0).round() as u64;
-    let nominal_ms = rescale(runs.last()?.duration as i64, lead_rate, 1000) as u64;
-    let max_segment_ms = lead
-        .ring
-        .segments()
-        .filter(|s| s.complete)
-        .map(|s| rescale(s.duration() as i64, lead_rate, 1000) as u64)
-        .max()
-        .unwrap_or(nominal_ms);
-    let listed_ms: u64 = lead
-        .ring
-        .segments()
-        .filter(|s| s.complete)
-        .map(|s| rescale(s.duration() as i64, lead_rate, 1000) as u64)
-        .sum();
-    let periods = runs
-        .iter()
-        .map(|run| PeriodInput {
-            id: format!("p{}", run.first.msn),
-            start_ms: run.first.program_date_time_ms,
-            adaptation_sets: [snap.video.as_ref(), snap.audio.as_ref()]
+/// What a Period was published with, kept for as long as its run is listed (ISO 23009-1 §5.4.1:
+/// a Period's id, start and presentation time offset do not change across MPD updates).
+#[derive(Debug, Clone)]
+pub struct PeriodParams {
+    id: String,
+    start_ms: i64,
+    start_number: u64,
+    /// Nominal segment duration, ticks of the leading track.
+    duration: u64,
+    lead_rate: u32,
+    /// (timescale, presentation time offset) per track name.
+    offsets: Vec<(&'static str, u32, u64)>,
+}
+
+#[derive(Debug, Default)]
+pub struct PeriodMemory {
+    periods: Vec<((i64, u32), PeriodParams)>,
+}
+
+impl PeriodMemory {
+    /// The remembered Periods of `runs` (new ones fixed now), forgetting runs no longer listed.
+    fn resolve(
+        &mut self,
+        snap: &ChannelSnapshot,
+        runs: &[Run<'_>],
+        lead_rate: u32,
+    ) -> Vec<((i64, u32), PeriodParams)> {
+        self.periods.retain(|(k, _)| runs.iter().any(|r| r.key == *k));
+        let mut out = Vec::new();
+        let mut previous_duration = None;
+        for run in runs {
+            if let Some((_, p)) = self.periods.iter().find(|(k, _)| *k == run.key) {
+                previous_duration = Some(p.duration);
+                out.push((run.key, p.clone()));
+                continue;
+            }
+            // A new session is listed from its first part, with the previous run's nominal
+            // duration until its own first segment completes; the very first run waits for it.
+            let Some(duration) = run.duration.or(previous_duration) else { continue };
+            let offsets = [snap.video.as_ref(), snap.audio.as_ref()]
                 .into_iter()
                 .flatten()
-                .filter_map(|t| adaptation(t, run, lead_rate, part_ms))
-                .collect(),
+                .filter_map(|t| {
+                    let rate = t.ring.timescale();
+                    let d = rescale(duration as i64, lead_rate, rate);
+                    let seg = t.ring.segments().find(|s| s.msn >= run.first.msn)?;
+                    let pto = seg.start_dts - (seg.msn - run.first.msn) as i64 * d;
+                    Some((t.name, rate, pto.max(0) as u64))
+                })
+                .collect();
+            let params = PeriodParams {
+                id: format!("p{}", run.first.msn),
+                start_ms: run.first.program_date_time_ms,
+                start_number: run.first.msn,
+                duration,
+                lead_rate,
+                offsets,
+            };
+            previous_duration = Some(duration);
+            self.periods.push((run.key, params.clone()));
+            out.push((run.key, params));
+        }
+        out
+    }
+}
+
+fn mpd_input(snap: &ChannelSnapshot, channel: &Channel, origin: &str) -> Option<MpdInput> {
+    let lead = snap.video.as_ref().or(snap.audio.as_ref())?;
+    let lead_rate = lead.ring.timescale();
+    let runs = runs(lead);
+    let periods = channel.dash_periods.lock().ok()?.resolve(snap, &runs, lead_rate);
+    let part_ms = (snap.part_target_s * 1000.0).round() as u64;
+    let nominal_ms = rescale(periods.last()?.1.duration as i64, lead_rate, 1000) as u64;
+    let complete_ms = || {
+        lead.ring
+            .segments()
+            .filter(|s| s.complete)
+            .map(|s| rescale(s.duration() as i64, lead_rate, 1000) as u64)
+    };
+    let max_segment_ms = complete_ms().max().unwrap_or(nominal_ms);
+    let listed_ms: u64 = complete_ms().sum();
+    let last_index = periods.len() - 1;
+    let periods = periods
+        .iter()
+        .enumerate()
+        .map(|(i, (key, p))| {
+            // A Period followed by another (a new publisher session) gets its duration. The
+            // last one stays open while the publisher is away: a player that saw it end would
+            // stop (dashjs fires PLAYBACK_ENDED and never resumes) before the publisher returns.
+            let ended = i < last_index;
+            let duration_ms = ended
+                .then(|| runs.iter().find(|r| r.key == *key).map(|r| r.end_ms))
+                .flatten()
+                .map(|end| (end - p.start_ms).max(0) as u64);
+            PeriodInput {
+                id: p.id.clone(),
+                start_ms: p.start_ms,
+                duration_ms,
+                adaptation_sets: [snap.video.as_ref(), snap.audio.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| adaptation(t, p, part_ms))
+                    .collect(),
+            }
         })
         .collect();
     // Aim a few parts behind the live edge; allow catching up within two segments.
@@ -170,7 +254,7 @@ fn mpd_input(snap: &ChannelSnapshot, origin: &str) -> Option<MpdInput> {
         availability_start_ms: snap.timeline_epoch_ms?,
         publish_time_ms: crate::now_unix_ms(),
         utc_timing_url: format!("{origin}/time"),
-        min_update_period_ms: 2 * nominal_ms,
+        min_update_period_ms: nominal_ms,
         min_buffer_time_ms: (2 * part_ms).max(500),
         suggested_presentation_delay_ms: target_ms,
         time_shift_buffer_depth_ms: listed_ms.max(nominal_ms),
@@ -186,19 +270,12 @@ fn mpd_input(snap: &ChannelSnapshot, origin: &str) -> Option<MpdInput> {
     })
 }
 
-fn adaptation(
-    t: &TrackView,
-    run: &Run<'_>,
-    lead_rate: u32,
-    part_ms: u64,
-) -> Option<AdaptationInput> {
-    let rate = t.ring.timescale();
-    let d = rescale(run.duration as i64, lead_rate, rate).max(1) as u64;
-    // This track's segment with the run's first number, or its first one in the run
-    // (a track that joined later), extrapolated back to the run's start.
-    let seg = t.ring.segments().find(|s| s.msn >= run.first.msn)?;
-    let pto = seg.start_dts - (seg.msn - run.first.msn) as i64 * d as i64;
+fn adaptation(t: &TrackView, p: &PeriodParams, part_ms: u64) -> Option<AdaptationInput> {
+    let &(_, rate, pto) = p.offsets.iter().find(|(name, _, _)| *name == t.name)?;
+    let d = rescale(p.duration as i64, p.lead_rate, rate).max(1) as u64;
     let d_ms = rescale(d as i64, rate, 1000) as u64;
+    let init_version =
+        t.ring.segments().find(|s| s.msn >= p.start_number).map_or(0, |s| s.init_version);
     let (kind, id) = content(&t.info)?;
     Some(AdaptationInput {
         id,
@@ -207,12 +284,12 @@ fn adaptation(
         bandwidth: bandwidth(t),
         timescale: rate,
         segment_duration: d,
-        start_number: run.first.msn,
-        presentation_time_offset: pto.max(0) as u64,
+        start_number: p.start_number,
+        presentation_time_offset: pto,
         availability_time_offset_s: d_ms.saturating_sub(part_ms) as f64 / 1000.0,
-        initialization: format!("{}/init-{}.mp4", t.name, seg.init_version),
+        initialization: format!("{}/init-{init_version}.mp4", t.name),
         media: format!("{}/$Number$.m4s", t.name),
-        producer_reference: (pto.max(0) as u64, run.first.program_date_time_ms),
+        producer_reference: (pto, p.start_ms),
     })
 }
 

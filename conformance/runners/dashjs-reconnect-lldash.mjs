@@ -1,0 +1,258 @@
+// NOT part of run-all.sh (not a *.test.mjs): the acceptance check for issue 5's reconnect
+// criterion, which the server does not meet reliably yet. With the publisher away 1 s, dashjs
+// shows the new publish 0.3-0.5 s after it goes live, but the freeze after its Period switch is
+// 0.1-2.9 s from run to run; with 3 s away it recovers only after 2.8 s. Run it with
+// `node --test dashjs-reconnect-lldash.mjs` (RECONNECT_GAP_MS to change the gap).
+// dashjs 5 (the DASH-IF reference player, npm `dashjs`) in headless Chromium plays Sluice's
+// LL-DASH (`/{group}/{channel}/dash/index.mpd`: dynamic MPD, SegmentTemplate $Number$,
+// availabilityTimeOffset with availabilityTimeComplete="false", segments in progress streamed
+// chunked as parts land) in its low-latency mode: no stall after start-up, audio decoded, glass
+// to glass under the product's bound. Glass to glass is read off the rendered frames (clock
+// strip, see strip.mjs); dashjs's own getCurrentLiveLatency() is printed beside it.
+// A second case restarts the publisher mid-play (new ffmpeg, same channel): the server starts a
+// new Period, and dashjs must be showing the new publish's frames within 2 s of it.
+//
+// dashjs is served from node_modules on Sluice's origin by playwright (page.route); dashjs is
+// left to autoplay (calling video.play() early stopped its MPD refreshes in a trial).
+//
+// Env: G2G_SECONDS (default 30) = measured play time of the steady-state case;
+//      DASHJS_LOG=info|debug to raise dashjs's log level (its console output lands in the
+//      results file); RECONNECT_GAP_MS (default 1000) = how long the publisher stays away.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import {
+  Harness, newPage, recordConsole, recordNetwork, sleep, summarize, summarizeRequests, waitForChannel, writeResults,
+} from './harness.mjs';
+import { LAYOUT, pageSampler } from './strip.mjs';
+
+const require = createRequire(import.meta.url);
+const DASHJS = require.resolve('dashjs'); // …/dashjs/dist/modern/umd/dash.all.min.js
+// The package's exports hide package.json; it sits three levels above the bundle.
+const DASHJS_VERSION = JSON.parse(fs.readFileSync(new URL('../../../package.json', `file://${DASHJS}`), 'utf8')).version;
+
+const SECONDS = Number(process.env.G2G_SECONDS || 30);
+const BOUND_MS = 2000; // product bound: glass-to-glass median on loopback (goal: 1500 ms)
+// Same tolerance as the hls.js LL-HLS runner: a short stall right after sampling starts
+// (the player settling on the live edge), none later.
+const INITIAL_GRACE_MS = 3000;
+const MAX_INITIAL_STALL_MS = 1500;
+const MAX_FREEZE_MS = 1000;
+// Publisher reconnect: playback before the publisher stops, the gap before it comes back, how
+// soon after the new publish its frames must be on screen, and how long to watch afterwards.
+const RECONNECT_PLAY_BEFORE_MS = 10000;
+const RECONNECT_GAP_MS = Number(process.env.RECONNECT_GAP_MS || 1000);
+const RECOVER_WITHIN_MS = 2000;
+const RECONNECT_PLAY_AFTER_MS = 15000;
+
+/** A bare page on Sluice's origin: dashjs with its defaults (low-latency mode comes from the
+ *  MPD's availabilityTimeComplete="false"), live catch-up on, autoplay; dashjs events, errors
+ *  and live latency recorded on window. */
+function playerPage(src, logLevel) {
+  return `<!doctype html><meta charset="utf-8"><title>dashjs LL-DASH</title>
+<video id="player" muted autoplay playsinline></video>
+<script src="/__runner/dash.all.min.js"></script>
+<script>
+"use strict";
+window.dashEvents = [];
+window.dashErrors = [];
+window.liveLatency = [];
+window.sampleLatency = false;
+const video = document.getElementById("player");
+const player = dashjs.MediaPlayer().create();
+window.dashPlayer = player;
+player.updateSettings({
+  debug: { logLevel: dashjs.Debug.${logLevel} },
+  streaming: { liveCatchup: { enabled: true } },
+});
+const E = dashjs.MediaPlayer.events;
+const push = (list, e) => { list.push(e); if (list.length > 500) list.shift(); };
+for (const name of ["MANIFEST_LOADED", "STREAM_INITIALIZED", "STREAM_ACTIVATED", "STREAM_DEACTIVATED",
+  "PERIOD_SWITCH_STARTED", "PERIOD_SWITCH_COMPLETED", "PLAYBACK_PLAYING", "PLAYBACK_WAITING",
+  "PLAYBACK_STALLED", "PLAYBACK_ENDED", "PLAYBACK_SEEKING", "BUFFER_EMPTY", "STREAM_TEARDOWN_COMPLETE"]) {
+  player.on(E[name], (e) => push(window.dashEvents, {
+    at: Date.now(), type: name,
+    period: e && e.toStreamInfo ? e.toStreamInfo.id : (e && e.streamInfo ? e.streamInfo.id : undefined),
+    mediaType: e && e.mediaType, time: Math.round(video.currentTime * 1000) / 1000,
+  }));
+}
+player.on(E.ERROR, (e) => push(window.dashErrors, {
+  at: Date.now(), code: e.error && e.error.code, message: String((e.error && e.error.message) || e.error || e),
+}));
+setInterval(() => {
+  if (!window.sampleLatency || video.paused) return;
+  const l = player.getCurrentLiveLatency();
+  if (Number.isFinite(l) && l > 0) window.liveLatency.push(Math.round(l * 1000));
+}, 250);
+player.initialize(video, ${JSON.stringify(src)}, true);
+</script>`;
+}
+
+/** Serves the player page and dashjs on Sluice's origin; returns the page URL. */
+async function routePlayer(page, id) {
+  const pageUrl = `${sluice.baseUrl}/__runner/dashjs.html`;
+  const logLevel = { debug: 'LOG_LEVEL_DEBUG', info: 'LOG_LEVEL_INFO' }[process.env.DASHJS_LOG] || 'LOG_LEVEL_WARNING';
+  await page.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: playerPage(`${sluice.baseUrl}/${id}/dash/index.mpd`, logLevel) }));
+  await page.route(`${sluice.baseUrl}/__runner/dash.all.min.js`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', path: DASHJS }));
+  return pageUrl;
+}
+
+/** Waits until the video has advanced 0.3 s while playing, or dashjs reported an error. */
+async function waitForPlayback(page, context) {
+  const started = await page.waitForFunction(() => {
+    const v = document.getElementById('player');
+    if (window.dashErrors.length) return 'error';
+    if (window.startTime === undefined && !v.paused && v.currentTime > 0) window.startTime = v.currentTime;
+    return window.startTime !== undefined && !v.paused && v.currentTime > window.startTime + 0.3 && 'playing';
+  }, null, { timeout: 30000, polling: 100 }).then((handle) => handle.jsonValue()).catch((err) => err.message);
+  if (started !== 'playing') {
+    const errors = await page.evaluate(() => ({ errors: window.dashErrors, events: window.dashEvents })).catch((e) => e.message);
+    assert.fail(`dashjs did not start playing (${started}): ${JSON.stringify(errors)}\n${context()}`);
+  }
+}
+
+const counters = (page) => page.evaluate(() => {
+  const v = document.getElementById('player');
+  const q = v.getVideoPlaybackQuality();
+  return { at: Date.now(), decoded: q.totalVideoFrames, dropped: q.droppedVideoFrames, audioBytes: v.webkitAudioDecodedByteCount, t: v.currentTime };
+});
+
+/** dashjs's view of the stream. */
+const playerState = (page) => page.evaluate(() => {
+  const p = window.dashPlayer;
+  const safe = (f) => { try { return f(); } catch (e) { return `throws: ${e.message || e}`; } };
+  const track = (type) => safe(() => { const t = p.getCurrentTrackFor(type); return t ? { codec: t.codec, id: t.id } : null; });
+  return {
+    version: safe(() => p.getVersion()),
+    lowLatency: safe(() => p.getLowLatencyModeEnabled()),
+    targetLiveDelayMs: safe(() => Math.round(p.getTargetLiveDelay() * 1000)),
+    liveLatencyMs: safe(() => Math.round(p.getCurrentLiveLatency() * 1000)),
+    bufferVideoS: safe(() => p.getBufferLength('video')),
+    bufferAudioS: safe(() => p.getBufferLength('audio')),
+    audioTracks: safe(() => p.getTracksFor('audio').length),
+    video: track('video'), audio: track('audio'),
+    playbackRate: document.getElementById('player').playbackRate,
+    errors: window.dashErrors, events: window.dashEvents,
+  };
+});
+
+const networkSummary = (net) => summarizeRequests(net, /\/dash\//);
+
+const h = new Harness();
+let sluice;
+let browser;
+before(async () => {
+  sluice = await h.startSluice('serve');
+  browser = await h.launchChromium();
+});
+after(() => h.close());
+
+test(`dashjs ${DASHJS_VERSION} keeps playing LL-DASH across a publisher reconnect: new publish on screen within ${RECOVER_WITHIN_MS} ms, then no stall`,
+  { timeout: 120000 }, async () => {
+    const id = 'live/dash-reconnect';
+    const epoch0 = Date.now();
+    const start = () => h.startStripSource({ epoch0, targets: [sluice.rtmpUrl(id)], variant: 'zerolatency', audio: true });
+    let source = start();
+    const mpdUrl = `${sluice.baseUrl}/${id}/dash/index.mpd`;
+    const periodsOf = (mpd) => [...mpd.matchAll(/<Period id="([^"]+)" start="([^"]+)"/g)].map((m) => `${m[1]}@${m[2]}`);
+    try {
+      const channel = await waitForChannel(sluice.baseUrl, id, 20000);
+      const log = [];
+      const page = await newPage(browser, log);
+      const consoleLines = recordConsole(page);
+      const net = recordNetwork(page, epoch0);
+      const pageUrl = await routePlayer(page, id);
+      await page.addInitScript(pageSampler);
+      await page.goto(pageUrl);
+      await waitForPlayback(page, () => `page log:\n${log.join('\n')}\nserver:\n${sluice.child.tail}\nffmpeg:\n${source.tail}`);
+      await page.evaluate(([e0, L]) => { window.g2g.start('#player', e0, L); window.sampleLatency = true; }, [epoch0, LAYOUT]);
+      await sleep(RECONNECT_PLAY_BEFORE_MS);
+
+      // Stop the publisher, start a new one on the same channel a second later, and watch the
+      // channel and the MPD (every 100 ms) until the new Period is listed.
+      const mpdBefore = await fetch(mpdUrl).then((r) => r.text());
+      const timeline = [];
+      const stoppedAt = Date.now();
+      await source.stop();
+      const stopDoneAt = Date.now();
+      await sleep(RECONNECT_GAP_MS);
+      const restartedAt = Date.now();
+      source = start();
+      let publishedAt = null; // the channel is live again (API, 100 ms resolution)
+      let newPeriodAt = null; // the MPD lists a second Period
+      const watchUntil = Date.now() + 10000;
+      while (Date.now() < watchUntil && (publishedAt === null || newPeriodAt === null)) {
+        const [ch, mpd] = await Promise.all([
+          fetch(`${sluice.baseUrl}/api/v1/channels`).then((r) => r.json()).then((b) => (b.channels || []).find((c) => c.id === id)).catch(() => null),
+          fetch(mpdUrl).then(async (r) => `${r.status} ${periodsOf(await r.text()).join(' ')}`).catch((e) => e.message),
+        ]);
+        const now = Date.now();
+        timeline.push({ atMs: now - restartedAt, live: ch ? ch.live : null, mpd });
+        if (publishedAt === null && ch && ch.live) publishedAt = now;
+        if (newPeriodAt === null && / .+ /.test(mpd)) newPeriodAt = now;
+        await sleep(100);
+      }
+      await sleep(RECONNECT_PLAY_AFTER_MS - (Date.now() - restartedAt));
+      const mpdAfter = await fetch(mpdUrl).then((r) => r.text());
+      const report = await page.evaluate(() => window.g2g.report());
+      const liveLatencyMs = await page.evaluate(() => window.liveLatency.slice());
+      const player = await playerState(page);
+      const final = await counters(page);
+      await page.close();
+
+      // The new publish's first frame on screen: the first presented frame stamped after the
+      // new ffmpeg started (the strip stamps wall-clock capture time).
+      const firstNew = report.stamps.find(([, stamped]) => stamped >= restartedAt);
+      const lastOld = report.stamps.filter(([, stamped]) => stamped < restartedAt).pop();
+      const publishRef = publishedAt ?? restartedAt;
+      const recoveredMs = firstNew ? firstNew[0] - publishRef : null;
+      const afterNew = firstNew ? report.stamps.filter(([shown]) => shown >= firstNew[0]) : [];
+      const g2gAfter = summarize(afterNew.map(([shown, stamped]) => shown - stamped));
+      const g2gBefore = summarize(report.stamps.filter(([shown]) => shown < stoppedAt).map(([shown, stamped]) => shown - stamped));
+      // Freezes of the presented frames after the new publish showed up: the largest gap
+      // between consecutive presented frames.
+      let maxGapAfterMs = 0;
+      for (let i = 1; i < afterNew.length; i++) maxGapAfterMs = Math.max(maxGapAfterMs, afterNew[i][0] - afterNew[i - 1][0]);
+      const lastShownAgoMs = report.stamps.length ? Date.now() - report.stamps[report.stamps.length - 1][0] : null;
+      const rel = (t) => (t === null || t === undefined ? null : t - restartedAt);
+      const network = networkSummary(net);
+      const around = net.filter((e) => e.atMs >= stoppedAt - epoch0 - 3000 && e.atMs <= restartedAt - epoch0 + 8000)
+        .map((e) => ({ ...e, atMs: e.atMs - (restartedAt - epoch0), headersMs: rel(e.headersMs === null ? null : e.headersMs + epoch0), doneMs: rel(e.doneMs === null ? null : e.doneMs + epoch0) }));
+      const result = {
+        date: new Date().toISOString(), case: 'dashjs-lldash-reconnect', dashjs: DASHJS_VERSION, channel,
+        // Times relative to the restart of the publisher (ms).
+        stoppedMs: rel(stoppedAt), stopDoneMs: rel(stopDoneAt), publishedMs: rel(publishedAt), newPeriodMs: rel(newPeriodAt),
+        lastOldFrame: lastOld ? { shownMs: rel(lastOld[0]), stampedMs: rel(lastOld[1]) } : null,
+        firstNewFrame: firstNew ? { shownMs: rel(firstNew[0]), stampedMs: rel(firstNew[1]) } : null,
+        recoveredMs, maxGapAfterMs, lastShownAgoMs,
+        g2gBefore: { median: g2gBefore.median, n: g2gBefore.n }, g2gAfter: { median: g2gAfter.median, p90: g2gAfter.p90, n: g2gAfter.n },
+        dashLiveLatencyMs: summarize(liveLatencyMs), final,
+        player: { ...player, events: undefined },
+        events: player.events.map((e) => ({ ...e, at: rel(e.at) })),
+        waiting: report.waiting, timeline, mpdBefore, mpdAfter, network: { byStatus: network.byStatus, bad: network.bad },
+        requestsAroundReconnect: around, log, console: consoleLines.slice(-400),
+        server: sluice.child.tail.split('\n').filter((l) => l.includes(id)).join('\n'),
+      };
+      const file = writeResults('dashjs-lldash-reconnect', result);
+      console.log(`[dashjs reconnect] publisher stopped at ${rel(stoppedAt)} ms, restarted at 0, channel live at ${rel(publishedAt)} ms, ` +
+        `new Period in MPD at ${rel(newPeriodAt)} ms; last old frame shown at ${result.lastOldFrame?.shownMs} ms, ` +
+        `first new frame shown at ${result.firstNewFrame?.shownMs} ms (recovered ${recoveredMs} ms after the new publish) ` +
+        `g2g before=${g2gBefore.median} ms after=${g2gAfter.median} ms (n=${g2gAfter.n}) max gap after=${maxGapAfterMs} ms ` +
+        `last frame ${lastShownAgoMs} ms ago; periods before ${periodsOf(mpdBefore).join(' ')} after ${periodsOf(mpdAfter).join(' ')}; ` +
+        `errors=${JSON.stringify(player.errors)} segments=${JSON.stringify(network.byStatus)} -> ${file}`);
+
+      assert.ok(source.running, `the new ffmpeg source exited: ${source.tail}`);
+      assert.ok(publishedAt !== null, `channel not live again within 10 s of the restart: ${JSON.stringify(timeline)}`);
+      assert.ok(periodsOf(mpdAfter).length >= 2, `MPD after the reconnect has no new Period:\n${mpdAfter}`);
+      assert.ok(firstNew, `dashjs never showed a frame of the new publish (last frame shown ${lastShownAgoMs} ms before the end; ` +
+        `events ${JSON.stringify(result.events.slice(-20))}; errors ${JSON.stringify(player.errors)}); see ${file}`);
+      assert.ok(recoveredMs <= RECOVER_WITHIN_MS, `new publish on screen ${recoveredMs} ms after it went live (> ${RECOVER_WITHIN_MS} ms); see ${file}`);
+      assert.ok(maxGapAfterMs <= MAX_FREEZE_MS, `frames stopped for ${maxGapAfterMs} ms after the recovery`);
+      assert.ok(lastShownAgoMs !== null && lastShownAgoMs < 1000, `no frame shown in the last ${lastShownAgoMs} ms`);
+      assert.ok(g2gAfter.median <= BOUND_MS, `glass-to-glass median after the reconnect ${g2gAfter.median} ms > ${BOUND_MS} ms`);
+    } finally {
+      await source.stop();
+    }
+  });
