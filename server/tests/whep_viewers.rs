@@ -374,10 +374,12 @@ fn fifty_whep_viewers_churn_for_a_minute_and_memory_returns_to_baseline() {
         tally.judged
     );
     assert!(median_frames >= 30, "median video frames per session: {median_frames}");
-    // Nothing kept per finished session: after hundreds of them memory is back where the first
-    // round left it (a little allocator slack allowed).
+    // Nothing kept per finished session: after hundreds of them memory is back near where the
+    // first round left it. A session holds several hundred KiB (its NACK history alone is up to
+    // 500 packets), so leaking even a tenth of each would add ~50 MiB over the churn; the
+    // allocator's own growth under a loaded CI run reached +10 MiB (+3 MiB on a quiet machine).
     assert!(
-        rss_after <= rss_warm + 8 * 1024,
+        rss_after <= rss_warm + 24 * 1024,
         "RSS grew from {} KiB to {} KiB over {} sessions",
         rss_warm,
         rss_after,
