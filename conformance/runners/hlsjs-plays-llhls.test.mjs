@@ -4,7 +4,8 @@
 // published over RTMP, and in one case each over SRT (MPEG-TS) and WHIP (FFmpeg 9, H.264 +
 // Opus) to compare the ingest paths.
 //
-// Env: G2G_SECONDS (default 20) = measured play time per variant.
+// Env: G2G_SECONDS (default 20) = measured play time per variant (at least; the OBS-like case
+// plays 30 s).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { Harness, newPage, sleep, summarize, waitForChannel, writeResults } from './harness.mjs';
 import { LAYOUT, pageSampler } from './strip.mjs';
 
-const SECONDS = Number(process.env.G2G_SECONDS || 20);
+const DEFAULT_SECONDS = Number(process.env.G2G_SECONDS || 20);
 const BOUND_MS = 2000; // product bound: glass-to-glass median on loopback
 // A short stall right after sampling starts is tolerated (hls.js settling on the live edge; with
 // a 2 s GOP it may wait up to a second and a half for the next independent part).
@@ -35,14 +36,17 @@ after(() => h.close());
 // latency): the same player and measurement, only the ingest differs.
 const CASES = [
   { name: 'zerolatency', variant: 'zerolatency', audio: true, ingest: 'rtmp' },
-  { name: 'obs', variant: 'obs', audio: true, ingest: 'rtmp' },
+  // 2 s GOPs make hls.js's start-up stall (seen ~1 in 5 runs, ~1 s) likelier; its catch-up
+  // then needs ~10 s, so this case is measured over 30 s to judge the steady state too.
+  { name: 'obs', variant: 'obs', audio: true, ingest: 'rtmp', seconds: 30 },
   { name: 'zerolatency-video-only', variant: 'zerolatency', audio: false, ingest: 'rtmp' },
   { name: 'srt-zerolatency', variant: 'zerolatency', audio: true, ingest: 'srt' },
   // FFmpeg 9 over WHIP: H.264 + Opus (Opus in CMAF for LL-HLS).
   { name: 'whip-zerolatency', variant: 'zerolatency', audio: true, ingest: 'whip' },
 ];
 
-for (const { name, variant, audio, ingest } of CASES) {
+for (const { name, variant, audio, ingest, seconds = DEFAULT_SECONDS } of CASES) {
+  const SECONDS = Math.max(seconds, DEFAULT_SECONDS);
   test(`hls.js plays LL-HLS from the dashboard, ${name} (${ingest} ingest): no stall, g2g median <= ${BOUND_MS} ms`, { timeout: (SECONDS + 90) * 1000 }, async () => {
     const id = `live/g2g-${name}`;
     const epoch0 = Date.now();
