@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::egress::body::{Chunks, LiveTail};
 use crate::egress::hls::{STARTUP_WAIT, busy, wait_for};
 use crate::egress::response::{Resp, cache, error, with_body};
-use crate::hub::{Channel, ChannelSnapshot, Hub, TrackView};
+use crate::hub::{Channel, ChannelSnapshot, HeldGuard, Hub, TrackView};
 
 /// How long past its nominal start the next segment is waited for.
 const NEXT_SEGMENT_GRACE: Duration = Duration::from_millis(500);
@@ -76,13 +76,11 @@ fn parse_media(tail: &str) -> Option<(&'static str, Media)> {
     Some((rendition, Media::Segment(n.parse().ok()?)))
 }
 
+/// A segment's response: a finished one is cached like any LL-HLS media; a growing one must
+/// not be stored as if it were the whole segment.
 fn media(rendition: &str, body: Chunks, complete: bool) -> Resp {
-    let kind = if rendition == "audio" { MediaKind::Audio } else { MediaKind::Video };
-    let mut r = with_body(StatusCode::OK, sluice_hls::media_content_type(kind), body);
-    if complete {
-        cache(&mut r, &sluice_hls::cache_control(CacheKind::Media, 1));
-    } else {
-        // A growing response must not be stored as if it were the whole segment.
+    let mut r = crate::egress::hls::media(rendition, body, CacheKind::Media);
+    if !complete {
         cache(&mut r, "no-store");
     }
     r
@@ -337,14 +335,16 @@ async fn segment(hub: &Arc<Hub>, channel: &Arc<Channel>, rendition: &'static str
         if seg.complete {
             return media(rendition, Chunks::new(seg.chunks().cloned()), true);
         }
-        return stream_segment(hub, channel, rendition, n);
+        let Some(held) = hub.hold() else { return busy() };
+        return stream_segment(held, channel, rendition, n);
     }
     // Not started: only the next one is worth waiting for.
     let next = track.ring.last_msn().map(|m| m + 1);
     if next != Some(n) {
         return error(StatusCode::NOT_FOUND, "segment not available (not yet, or no longer)");
     }
-    let Some(_held) = hub.hold() else { return busy() };
+    // One held-request slot from the wait through the end of the streamed body.
+    let Some(held) = hub.hold() else { return busy() };
     let td = snap.target_duration.unwrap_or(2);
     let deadline = Instant::now() + Duration::from_secs(u64::from(td)) + NEXT_SEGMENT_GRACE;
     let started = wait_for(channel, deadline, |s| {
@@ -352,14 +352,18 @@ async fn segment(hub: &Arc<Hub>, channel: &Arc<Channel>, rendition: &'static str
     })
     .await;
     match started {
-        Some(_) => stream_segment(hub, channel, rendition, n),
+        Some(_) => stream_segment(held, channel, rendition, n),
         None => error(StatusCode::NOT_FOUND, "the segment did not start in time"),
     }
 }
 
 /// 200 with the segment's parts so far, then each new part as it lands, until it completes.
-fn stream_segment(hub: &Arc<Hub>, channel: &Arc<Channel>, rendition: &'static str, n: u64) -> Resp {
-    let Some(held) = hub.hold() else { return busy() };
+fn stream_segment(
+    held: HeldGuard,
+    channel: &Arc<Channel>,
+    rendition: &'static str,
+    n: u64,
+) -> Resp {
     let snap = channel.snapshot();
     let Some(seg) = snap.track(rendition).and_then(|t| t.ring.segment(n)) else {
         return error(StatusCode::NOT_FOUND, "segment gone");

@@ -73,7 +73,7 @@ pub async fn handle(hub: &Arc<Hub>, channel: Arc<Channel>, req: RequestInfo<'_>)
     resp
 }
 
-fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {
+pub(crate) fn media(rendition: &str, body: Chunks, kind: CacheKind) -> Resp {
     let media_kind = if rendition == "audio" { MediaKind::Audio } else { MediaKind::Video };
     let mut r = with_body(StatusCode::OK, sluice_hls::media_content_type(media_kind), body);
     cache(&mut r, &sluice_hls::cache_control(kind, 1));
