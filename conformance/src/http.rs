@@ -173,6 +173,8 @@ pub struct Response {
     pub gzip: bool,
     /// Timings.
     pub timings: Timings,
+    /// (time since start, wire body bytes received so far) at each read that added body bytes.
+    pub progress: Vec<(Duration, usize)>,
 }
 
 impl Response {
@@ -255,9 +257,16 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
     };
 
     let mut first_body_byte = None;
-    let note_first = |reader: &Reader, first: &mut Option<Duration>| {
-        if first.is_none() && reader.buf.len() > body_start {
+    // (elapsed, wire body bytes so far) after each read that grew the body: how a streamed
+    // (chunked) body arrived over time.
+    let mut progress: Vec<(Duration, usize)> = Vec::new();
+    let mut note_first = |reader: &Reader, first: &mut Option<Duration>| {
+        let have = reader.buf.len().saturating_sub(body_start);
+        if first.is_none() && have > 0 {
             *first = Some(reader.started.elapsed());
+        }
+        if have > progress.last().map_or(0, |p| p.1) {
+            progress.push((reader.started.elapsed(), have));
         }
     };
     note_first(&reader, &mut first_body_byte);
@@ -329,6 +338,7 @@ pub fn send(req: &Request) -> Result<Response, HttpError> {
             first_body_byte: if wire_body_len == 0 { None } else { first_body_byte },
             last_byte,
         },
+        progress,
     })
 }
 

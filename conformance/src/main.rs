@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sluice_conformance::dash::{DashOptions, check_dash};
 use sluice_conformance::live::{HlsOptions, check_hls};
 use sluice_conformance::report::Report;
 use sluice_conformance::rules::whip::Proto;
-use sluice_conformance::rules::{CATALOGUE, WEBRTC_CATALOGUE};
+use sluice_conformance::rules::{CATALOGUE, DASH_CATALOGUE, WEBRTC_CATALOGUE};
 use sluice_conformance::url::Url;
 use sluice_conformance::webrtc::{WebRtcOptions, check};
 use sluice_conformance::{lint, stall};
@@ -22,8 +23,14 @@ usage:
       Classic HLS-TS is the same command: sluice-check hls http://HOST/live/cam1/ts/index.m3u8
   sluice-check hls-stall <URL> [--apple] [--json FILE]
       with the publisher paused by the caller: a blocked request must get 503 at ~3 x TD
-  sluice-check lint <FILE.m3u8>... [--apple] [--json FILE]
-      judge playlist files with the single-response rules
+  sluice-check dash <MPD URL> [--duration SECS] [--json FILE]
+      poll a live MPD for SECS (default 20) and judge RULES.md section D: MPD rules on every
+      changed MPD and between polls, segments fetched (EPT vs $Number$ slot, chunks vs ATO,
+      maxSegmentDuration), the clock from UTCTiming, the availability window, the in-progress
+      segment streamed chunk by chunk, MPD caching / ETag. DASH-MPD-01 is a structural check
+      (no XSD). e.g. sluice-check dash http://127.0.0.1:PORT/live/cam1/dash/index.mpd
+  sluice-check lint <FILE.m3u8|FILE.mpd>... [--apple] [--json FILE]
+      judge playlist / MPD files with the single-response rules
   sluice-check whip <WHIP endpoint URL> [--token T] [--json FILE]
   sluice-check whep <WHEP endpoint URL> [--token T] [--json FILE]
       RULES.md section E over HTTP signalling (RFC 9725 / draft-ietf-wish-whep-03): POST a
@@ -32,7 +39,7 @@ usage:
       with --token. Every session created is deleted. No media is sent (WHEP-05, WHIP-13 SKIP).
       e.g. sluice-check whip http://127.0.0.1:PORT/live/cam1/whip
   sluice-check rules
-      list every rule (sections A, B, the HEVC-relevant CMAF rules of C, and E) with its level
+      list every rule (sections A, B, the HEVC-relevant CMAF rules of C, D and E) with its level
 exit status: 1 when a MUST/PROFILE rule (and APPLE with --apple) failed, 2 on usage errors";
 
 struct Args {
@@ -118,6 +125,15 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        "dash" => match url() {
+            Ok(url) => {
+                check_dash(&DashOptions { url, duration: Duration::from_secs_f64(args.duration) })
+            }
+            Err(e) => {
+                eprintln!("sluice-check: {e}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "hls-stall" => match url() {
             Ok(url) => stall::check_stall(&url, args.apple),
             Err(e) => {
@@ -155,7 +171,7 @@ fn main() -> ExitCode {
             }
         },
         "rules" => {
-            for r in CATALOGUE.iter().chain(WEBRTC_CATALOGUE) {
+            for r in CATALOGUE.iter().chain(DASH_CATALOGUE).chain(WEBRTC_CATALOGUE) {
                 println!("{:<14} {:<8} {}", r.id, r.level.name(), r.title);
             }
             return ExitCode::SUCCESS;

@@ -13,7 +13,7 @@ pub mod observe;
 pub mod probes;
 pub mod segments;
 #[cfg(test)]
-mod test_origin;
+pub(crate) mod test_origin;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@
 
 pub mod cmaf;
 pub mod content;
+pub mod dash;
 pub mod delivery;
 pub mod media;
 pub mod multivariant;
@@ -237,6 +238,45 @@ pub const CATALOGUE: &[RuleInfo] = &[
     rule!("CMAF-13", Must, "CODECS equals the string derived from avcC / hvcC / esds"),
 ];
 
+/// RULES.md section D (LL-DASH), judged by `sluice-check dash` and, for .mpd files, `lint`.
+pub const DASH_CATALOGUE: &[RuleInfo] = &[
+    rule!(
+        "DASH-MPD-01",
+        Must,
+        "MPD well-formed: required elements / attributes (structural, no XSD)"
+    ),
+    rule!("DASH-MPD-02", Must, "dynamic with AST; AST, Period@id/@start, AdaptationSet ids stable"),
+    rule!("DASH-MPD-03", Must, "Representation@id unique within a Period"),
+    rule!("DASH-MPD-04", Must, "minimumUpdatePeriod semantics, snapshot validity, end of live"),
+    rule!("DASH-MPD-05", Must, "publishTime changes iff the MPD content changes"),
+    rule!(
+        "LLDASH-ST-01",
+        Must,
+        "$Number$/$Time$ addressing, no S@n, stable numbering, timeline to the edge"
+    ),
+    rule!("LLDASH-ST-02", Must, "fragment earliest presentation time within +-50 % of its slot"),
+    rule!(
+        "LLDASH-UTC-01",
+        Must,
+        "UTCTiming with an allowed scheme, answering, clock within 100 ms"
+    ),
+    rule!("LLDASH-SD-01", Must, "ServiceDescription with Latency@target"),
+    rule!("LLDASH-PRT-01", Must, "ProducerReferenceTime per LL Adaptation Set (prft when inband)"),
+    rule!("LLDASH-ATO-01", Must, "availabilityTimeOffset > 0, ~ segment - chunk duration"),
+    rule!("LLDASH-ATO-02", Must, "availabilityTimeComplete=false on chunked Adaptation Sets only"),
+    rule!("LLDASH-SEG-01", Must, "LL segment / chunk layout (durations vs target, moofs, Resync)"),
+    rule!("LLDASH-PROF-01", Should, "DASH-IF LL profile, LeapSecondInformation, inband MPD events"),
+    rule!("LLDASH-AV-01", Must, "availability window: newest in window 200, next not served early"),
+    rule!(
+        "LLDASH-CTE-01",
+        Must,
+        "in-progress segment 200 at once, streamed chunk by chunk, same bytes"
+    ),
+    rule!("LLDASH-TSB-01", Must, "timeShiftBufferDepth served, SPD sane, maxSegmentDuration holds"),
+    rule!("LLDASH-AS-01", Should, "availability attributes not on the Representation level only"),
+    rule!("LLDASH-HTTP-01", Should, "MPD application/dash+xml, max-age <= MUP, ETag + 304"),
+];
+
 /// Section E (WHIP RFC 9725, WHEP draft-ietf-wish-whep-03), in RULES.md order. Kept apart from
 /// [`CATALOGUE`] so that HLS reports list only HLS rules and WHIP/WHEP reports only these.
 pub const WEBRTC_CATALOGUE: &[RuleInfo] = &[
@@ -359,7 +399,7 @@ pub fn multivariant_static(
 
 /// The catalogue entry for `id` (sections A-C and E).
 pub fn info(id: &str) -> Option<&'static RuleInfo> {
-    CATALOGUE.iter().chain(WEBRTC_CATALOGUE).find(|r| r.id == id)
+    CATALOGUE.iter().chain(DASH_CATALOGUE).chain(WEBRTC_CATALOGUE).find(|r| r.id == id)
 }
 
 /// Percentile (nearest-rank) of a slice of seconds; `None` for an empty slice.
@@ -408,6 +448,13 @@ mod tests {
         for id in WHIP_RULES.iter().chain(WHEP_RULES) {
             assert!(info(id).is_some(), "{id}");
         }
+    }
+
+    #[test]
+    fn section_d_has_19_rules_matching_the_dash_run() {
+        assert_eq!(DASH_CATALOGUE.len(), 19);
+        let ids: Vec<&str> = DASH_CATALOGUE.iter().map(|r| r.id).collect();
+        assert_eq!(ids, crate::dash::DASH_RULES);
     }
 
     #[test]
