@@ -5,6 +5,8 @@
 // Over SRT ingest (ffmpeg MPEG-TS caller), for CHECK_SRT_SECONDS: the classic HLS-TS endpoint
 // (`/ts/index.m3u8`) of an H.264 stream passes section A and section B (TS-01..TS-08, TS-10), and
 // the LL-HLS endpoint of an H.265 (x265) stream passes section A and the CMAF-HEVC rules.
+// The LL-DASH endpoint (`/dash/index.mpd`) of an RTMP x264 publish passes section D
+// (`sluice-check dash`, CHECK_DASH_SECONDS): zero FAIL verdicts.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,6 +18,7 @@ import { Harness, ROOT, sleep, waitForChannel, writeResults } from './harness.mj
 const CHECK = process.env.SLUICE_CHECK_BIN || path.join(ROOT, 'target/release/sluice-check');
 const SECONDS = Number(process.env.CHECK_SECONDS || 20);
 const SRT_SECONDS = Number(process.env.CHECK_SRT_SECONDS || 12);
+const DASH_SECONDS = Number(process.env.CHECK_DASH_SECONDS || 20);
 
 function run(args, timeoutMs) {
   return new Promise((resolve) => {
@@ -118,3 +121,29 @@ for (const c of SRT_CASES) {
     }
   });
 }
+
+test('sluice-check dash passes section D against the LL-DASH endpoint of a live ffmpeg publish', { timeout: (DASH_SECONDS + 120) * 1000 }, async () => {
+  const id = 'live/check-dash';
+  const source = h.startStripSource({ epoch0: Date.now(), targets: [sluice.rtmpUrl(id)], variant: 'zerolatency', audio: true });
+  try {
+    await waitForChannel(sluice.baseUrl, id, 20000);
+    await sleep(3000); // a few segments in the window
+    const json = path.join(ROOT, 'target/results', 'checker-dash.json');
+    fs.mkdirSync(path.dirname(json), { recursive: true });
+    fs.rmSync(json, { force: true });
+    const r = await run(['dash', `${sluice.baseUrl}/${id}/dash/index.mpd`, '--duration', String(DASH_SECONDS), '--json', json], (DASH_SECONDS + 90) * 1000);
+    const lines = r.out.split('\n');
+    for (const l of lines.filter((l) => /^(FAIL|WARN|MEASURE|SUMMARY)/.test(l))) console.log(`# [dash] ${l}`);
+    writeResults('checker-dash-summary', { code: r.code, summary: lines.filter((l) => l.startsWith('SUMMARY')) });
+    const report = fs.existsSync(json) ? JSON.parse(fs.readFileSync(json, 'utf8')) : null;
+    assert.ok(report, `no JSON report; output:\n${r.out.slice(-2000)}`);
+    const fails = report.results.filter((x) => x.verdict === 'FAIL');
+    assert.deepEqual(fails.map((x) => `${x.id}: ${x.message}`), [], 'FAIL verdicts');
+    assert.equal(r.code, 0, `sluice-check exited ${r.code}`);
+    // The timed rules ran (not skipped).
+    for (const rule of ['LLDASH-ST-02', 'LLDASH-UTC-01', 'LLDASH-CTE-01']) assert.equal(verdict(report, rule), 'PASS', `${rule} verdict`);
+    assert.ok(source.running, `ffmpeg source exited during the run: ${source.tail}`);
+  } finally {
+    await source.stop();
+  }
+});

@@ -4,7 +4,8 @@
 # Usage: conformance/runners/run-all.sh [test files...]
 # Without arguments every *.test.mjs here runs (about 7 min on 2 cores):
 #   checker-live           sluice-check on LL-HLS (RTMP x264, two encoders) and, over SRT ingest,
-#                          on the HLS-TS endpoint (x264) and the LL-HLS endpoint (x265)
+#                          on the HLS-TS endpoint (x264) and the LL-HLS endpoint (x265);
+#                          sluice-check dash on the LL-DASH endpoint (RTMP x264)
 #   dashjs-plays-lldash    dashjs 5 LL-DASH (low-latency mode, RTMP ingest) 30 s: no stall, audio, g2g bound
 #   (dashjs-reconnect-lldash.mjs, not run here: publisher reconnect, not yet reliable; see its header)
 #   demo-plays             `sluice demo` plays from the dashboard
