@@ -1,6 +1,7 @@
 // Debian nginx + libnginx-mod-rtmp as a peer to measure against: a temporary nginx.conf with RTMP
-// in, HLS (MPEG-TS, 1 s fragments, 4 s playlist) into a temp dir, and an HTTP server (CORS *) that
-// serves it plus a minimal hls.js player page (the same page plays both servers in the bench).
+// in, HLS (MPEG-TS, 1 s fragments, 4 s playlist) and optionally DASH (fragmented MP4, 1 s
+// fragments, 4 s playlist) into a temp dir, and an HTTP server (CORS *) that serves them plus a
+// minimal hls.js player page (the same page plays both servers in the bench).
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -32,11 +33,22 @@ const PLAYER_HTML = `<!doctype html><meta charset="utf-8"><title>g2g player</tit
   hls.attachMedia(video);
 </script>`;
 
-/** Starts nginx under harness `h`; resolves once its HTTP side answers. */
-export async function startNginx(h, stream) {
+// nginx-rtmp cuts a DASH fragment at the first keyframe after `DASH_FRAGMENT` (like HLS), so
+// with the bench's 1 s GOP (x264 zerolatency) every segment is 1 s long (2 s with --variant obs).
+export const DASH_FRAGMENT = '1s';
+export const DASH_PLAYLIST_LENGTH = '4s';
+
+/** Starts nginx under harness `h`; resolves once its HTTP side answers. With `dash`, nginx-rtmp
+ *  also writes DASH (`dashUrl`). */
+export async function startNginx(h, stream, { dash = false } = {}) {
   const dir = fs.mkdtempSync(path.join(h.tmp, 'nginx-'));
   const [rtmpPort, httpPort] = [await freePort(), await freePort()];
-  for (const d of ['hls', 'www', 'tmp']) fs.mkdirSync(path.join(dir, d));
+  for (const d of ['hls', 'dash', 'www', 'tmp']) fs.mkdirSync(path.join(dir, d));
+  const dashConf = dash ? `
+      dash on;
+      dash_path ${dir}/dash;
+      dash_fragment ${DASH_FRAGMENT};
+      dash_playlist_length ${DASH_PLAYLIST_LENGTH};` : '';
   fs.writeFileSync(path.join(dir, 'www/player.html'), PLAYER_HTML);
   fs.copyFileSync(path.join(HLSJS_DIST, 'hls.min.js'), path.join(dir, 'www/hls.min.js'));
   const conf = `
@@ -57,7 +69,7 @@ rtmp {
       hls on;
       hls_path ${dir}/hls;
       hls_fragment 1s;
-      hls_playlist_length 4s;
+      hls_playlist_length 4s;${dashConf}
     }
   }
 }
@@ -68,13 +80,15 @@ http {
   fastcgi_temp_path ${dir}/tmp/fastcgi;
   uwsgi_temp_path ${dir}/tmp/uwsgi;
   scgi_temp_path ${dir}/tmp/scgi;
-  types { text/html html; application/javascript js; application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  types { text/html html; application/javascript js; application/vnd.apple.mpegurl m3u8; video/mp2t ts;
+    application/dash+xml mpd; video/mp4 m4v; audio/mp4 m4a; }
   server {
     listen 127.0.0.1:${httpPort};
     add_header Access-Control-Allow-Origin * always;
     add_header Cache-Control no-cache always;
     location / { root ${dir}/www; }
     location /hls/ { alias ${dir}/hls/; }
+    location /dash/ { alias ${dir}/dash/; }
   }
 }
 `;
@@ -88,6 +102,6 @@ http {
     try { if ((await fetch(`${base}/player.html`)).ok) break; } catch { /* not yet */ }
     await sleep(100);
   }
-  return { child, base, rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live/${stream}`, hlsUrl: `${base}/hls/${stream}.m3u8` };
+  return { child, base, rtmpUrl: `rtmp://127.0.0.1:${rtmpPort}/live/${stream}`, hlsUrl: `${base}/hls/${stream}.m3u8`, dashUrl: `${base}/dash/${stream}.mpd` };
 }
 

@@ -13,8 +13,8 @@ export const DASHJS_VERSION = JSON.parse(fs.readFileSync(new URL('../../../packa
 
 /** A bare page on Sluice's origin: dashjs with its defaults (low-latency mode comes from the
  *  MPD's availabilityTimeComplete="false"), live catch-up on, autoplay; dashjs events, errors
- *  and live latency recorded on window. */
-export function playerPage(src, logLevel) {
+ *  and live latency recorded on window. `settings` (dashjs settings) are applied on top. */
+export function playerPage(src, logLevel, settings = {}) {
   return `<!doctype html><meta charset="utf-8"><title>dashjs LL-DASH</title>
 <video id="player" muted autoplay playsinline></video>
 <script src="/__runner/dash.all.min.js"></script>
@@ -31,6 +31,7 @@ player.updateSettings({
   debug: { logLevel: dashjs.Debug.${logLevel} },
   streaming: { liveCatchup: { enabled: true } },
 });
+player.updateSettings(${JSON.stringify(settings)});
 const E = dashjs.MediaPlayer.events;
 const push = (list, e) => { list.push(e); if (list.length > 500) list.shift(); };
 for (const name of ["MANIFEST_LOADED", "STREAM_INITIALIZED", "STREAM_ACTIVATED", "STREAM_DEACTIVATED",
@@ -54,11 +55,12 @@ player.initialize(video, ${JSON.stringify(src)}, true);
 </script>`;
 }
 
-/** Serves the player page and dashjs on Sluice's origin; returns the page URL. */
-export async function routePlayer(page, baseUrl, id) {
+/** Serves the player page and dashjs on Sluice's origin (or any `baseUrl`: the page never
+ *  reaches the server); returns the page URL. The page plays channel `id`'s MPD, or `src`. */
+export async function routePlayer(page, baseUrl, id, { src = `${baseUrl}/${id}/dash/index.mpd`, settings } = {}) {
   const pageUrl = `${baseUrl}/__runner/dashjs.html`;
   const logLevel = { debug: 'LOG_LEVEL_DEBUG', info: 'LOG_LEVEL_INFO' }[process.env.DASHJS_LOG] || 'LOG_LEVEL_WARNING';
-  await page.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: playerPage(`${baseUrl}/${id}/dash/index.mpd`, logLevel) }));
+  await page.route(pageUrl, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: playerPage(src, logLevel, settings) }));
   await page.route(`${baseUrl}/__runner/dash.all.min.js`, (route) => route.fulfill({ status: 200, contentType: 'text/javascript', path: DASHJS }));
   return pageUrl;
 }
