@@ -136,8 +136,9 @@ pub struct Channel {
     /// A viewer lost the picture (WebRTC PLI/FIR): publishers that can make a keyframe on
     /// request (WHIP) listen here.
     pub keyframe_wanted: tokio::sync::Notify,
-    /// LL-DASH Periods as first published: their id, start and addressing never change.
-    pub dash_periods: Mutex<crate::egress::dash::PeriodMemory>,
+    /// LL-DASH Periods as first published (their id, start and addressing never change) and the
+    /// last MPD's publishTime.
+    pub dash: Mutex<crate::egress::dash::MpdMemory>,
 }
 
 impl Channel {
@@ -264,7 +265,7 @@ impl Hub {
                         state,
                         fanout: crate::fanout::Fanout::new(),
                         keyframe_wanted: tokio::sync::Notify::new(),
-                        dash_periods: Mutex::default(),
+                        dash: Mutex::default(),
                     });
                     map.insert(id.clone(), c.clone());
                     c

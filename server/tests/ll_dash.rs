@@ -4,7 +4,11 @@
 //! - a request for the segment in progress is answered at once with chunked transfer: the first
 //!   part's bytes within a part duration, each later part as it lands, and the bytes end up
 //!   identical to the finished segment;
-//! - a segment not yet available is 404 with a short Cache-Control.
+//! - a segment not yet available is 404 with a short Cache-Control;
+//! - the MPD answers conditional GETs (ETag → 304);
+//! - a publisher that leaves and comes back starts a new Period where the wall clock says; the
+//!   old Period lasts until it, lists its segments in a SegmentTimeline (its media ends early),
+//!   and a request scoped to the old Period never gets the new Period's segment.
 
 mod common;
 
@@ -94,14 +98,24 @@ fn the_mpd_is_low_latency_and_ffprobe_decodes_it() {
     for needle in [
         r#"type="dynamic""#,
         r#"availabilityTimeOffset="0.8" availabilityTimeComplete="false""#,
-        r#"media="video/$Number$.m4s""#,
-        r#"media="audio/$Number$.m4s""#,
+        r#"/video/$Number$.m4s""#,
+        r#"/audio/$Number$.m4s""#,
         r#"<Latency referenceId="0" target="#,
         "<ProducerReferenceTime ",
         &format!(r#"value="http://{}/time""#, sluice.http),
     ] {
         assert!(mpd.contains(needle), "MPD lacks {needle}:\n{mpd}");
     }
+    // Conditional GET: the same document is a 304 (players and CDNs poll it every half segment).
+    let etag = r.header("etag").expect("the MPD has an ETag").to_owned();
+    let again = get(sluice.http, "/live/dash/dash/index.mpd", &[("If-None-Match", &etag)]);
+    if again.header("etag") == Some(etag.as_str()) {
+        assert_eq!(again.status, 304, "same ETag, so not modified");
+        assert!(again.body.is_empty());
+    } else {
+        assert_eq!(again.status, 200, "changed in between (a new segment): the new document");
+    }
+    assert_eq!(r.header("cache-control"), Some("no-cache"));
     // The time endpoint the MPD points at answers with the server's clock (ISO 8601, ms).
     let time = sluice.get("/time").text();
     assert!(time.ends_with('Z') && time.contains('.'), "time: {time}");
@@ -159,4 +173,89 @@ fn a_segment_in_progress_arrives_part_by_part() {
     let init = sluice.get("/live/chunks/dash/video/init-0.mp4");
     assert_eq!(init.status, 200);
     assert_eq!(&init.body[4..8], b"ftyp");
+}
+
+/// `(id, start s, duration s)` of each Period in an MPD.
+fn periods(mpd: &str) -> Vec<(String, f64, Option<f64>)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[at..].split('"').next()?.to_owned())
+    };
+    let seconds = |v: String| v.trim_start_matches("PT").trim_end_matches('S').parse().ok();
+    mpd.split("<Period ")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = format!(" {}", rest.split('>').next()?);
+            Some((
+                attr(&tag, "id")?,
+                seconds(attr(&tag, "start")?)?,
+                attr(&tag, "duration").and_then(seconds),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn a_returning_publisher_starts_a_new_period_the_old_one_ending_with_its_timeline() {
+    let sluice = Sluice::start(&[]);
+    let publisher = Publisher::start(&sluice.rtmp_url("live/back"), false);
+    sluice.wait_live("live/back", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(3));
+    let before = sluice.get("/live/back/dash/index.mpd").text();
+    assert_eq!(periods(&before).len(), 1, "{before}");
+    assert!(!before.contains("<SegmentTimeline>"), "a regular live Period uses @duration");
+    publisher.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _back = Publisher::start(&sluice.rtmp_url("live/back"), false);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mpd = loop {
+        let mpd = sluice.get("/live/back/dash/index.mpd").text();
+        if periods(&mpd).len() == 2 || Instant::now() > deadline {
+            break mpd;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let p = periods(&mpd);
+    assert_eq!(p.len(), 2, "a second Period for the returning publisher:\n{mpd}");
+    let ((old_id, old_start, old_duration), (new_id, new_start, _)) = (&p[0], &p[1]);
+    assert_eq!(periods(&before)[0].0, *old_id, "the first Period keeps its id");
+    // No hole between Periods; the time away (≥ 1.5 s) lies inside the old one, after its media.
+    let old_duration = old_duration.expect("the ended Period has a duration");
+    assert!((old_start + old_duration - new_start).abs() < 0.002, "{mpd}");
+    let old_period = mpd.split("<Period ").nth(1).expect("old Period");
+    assert_eq!(old_period.matches("<SegmentTimeline>").count(), 2, "both tracks: {old_period}");
+    // The timeline's media ends at least the time away before the Period does.
+    let last_s_end = {
+        let video = old_period.split("<SegmentTemplate").nth(1).expect("video template");
+        let timescale: f64 = video
+            .split("timescale=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next()?.parse().ok())
+            .expect("timescale");
+        let pto: f64 = video
+            .split("presentationTimeOffset=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next()?.parse().ok())
+            .expect("pto");
+        let mut end = 0.0;
+        for s in video.split("<S ").skip(1) {
+            let get = |n: &str| {
+                s.split(&format!("{n}=\""))
+                    .nth(1)
+                    .and_then(|v| v.split('"').next()?.parse::<f64>().ok())
+            };
+            let t = get("t").unwrap_or(end);
+            end = t + get("d").expect("S@d") * (1.0 + get("r").unwrap_or(0.0));
+        }
+        old_start + (end - pto) / timescale
+    };
+    assert!(new_start - last_s_end >= 1.4, "gap {} s:\n{mpd}", new_start - last_s_end);
+    // The new Period's first segment: served in its own Period, never as the old one's.
+    let first: u64 = new_id.trim_start_matches('p').parse().expect("numeric Period id");
+    let ours = sluice.get(&format!("/live/back/dash/{new_id}/video/{first}.m4s"));
+    assert_eq!(ours.status, 200);
+    let theirs = sluice.get(&format!("/live/back/dash/{old_id}/video/{first}.m4s"));
+    assert_eq!(theirs.status, 404, "{}", theirs.text());
+    let unknown = sluice.get(&format!("/live/back/dash/p999999/video/{first}.m4s"));
+    assert_eq!(unknown.status, 404);
 }

@@ -228,7 +228,15 @@ pub fn http_01_response(r: &Response, mup: Option<f64>) -> Outcome {
     if !ct.trim().to_ascii_lowercase().starts_with("application/dash+xml") {
         o.should(format!("MPD Content-Type {ct:?}, want application/dash+xml"));
     }
+    // `no-cache` (RFC 9111 §5.2.2.4): stored but revalidated before every use, i.e. never
+    // served stale, the shortest caching there is.
+    let no_cache = r
+        .header("cache-control")
+        .is_some_and(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-cache")));
     match (r.cache_max_age(), mup) {
+        (None, _) if no_cache => {
+            o.evidence("application/dash+xml, no-cache (revalidated on every poll)".to_owned())
+        }
         (None, _) => {
             o.should(format!("no Cache-Control max-age ({:?})", r.header("cache-control")))
         }

@@ -3,7 +3,9 @@
 //!
 //! Addressing is `SegmentTemplate` with `$Number$` and a fixed `@duration`, so a player computes
 //! which segment is at the live edge from the clock alone (DASH-IF IOP low-latency, chunked
-//! mode): segment numbers are the LL-HLS media sequence numbers. `availabilityStartTime` is the
+//! mode): segment numbers are the LL-HLS media sequence numbers. Where segments leave their
+//! nominal slots (irregular GOPs, a publisher that was away), a `SegmentTimeline` lists each
+//! segment's time and duration instead, still numbered by `$Number$`. `availabilityStartTime` is the
 //! wall-clock time of media time 0 on the channel's timeline, fixed for the channel's life;
 //! each run of segments with one timeline mapping (a publisher session) is a Period starting at
 //! its first segment's wall-clock time, so a reconnect or a codec change starts a new Period
@@ -75,10 +77,13 @@ pub struct AdaptationInput {
     pub codecs: String,
     pub bandwidth: u64,
     pub timescale: u32,
-    /// Nominal segment duration, ticks.
+    /// Nominal segment duration, ticks (`@duration`, unless there is a timeline).
     pub segment_duration: u64,
-    /// Number of the Period's first segment.
+    /// Number of the first segment: the Period's first, or the timeline's first entry.
     pub start_number: u64,
+    /// `SegmentTimeline` entries (media time, duration; ticks), oldest first, numbered from
+    /// `start_number`; `None` for fixed-duration addressing.
+    pub timeline: Option<Vec<(u64, u64)>>,
     /// Media time of the Period's first segment, ticks (`@presentationTimeOffset`).
     pub presentation_time_offset: u64,
     /// Seconds before a segment's end at which it may be requested (segment − part).
@@ -167,17 +172,28 @@ fn adaptation_set(out: &mut String, a: &AdaptationInput, utc_timing_url: &str) {
         iso_datetime(wall_ms),
         escape(utc_timing_url)
     );
-    let _ = writeln!(
+    let fixed = match &a.timeline {
+        None => format!(r#" duration="{}""#, a.segment_duration),
+        Some(_) => String::new(),
+    };
+    let _ = write!(
         out,
-        r#"      <SegmentTemplate timescale="{}" duration="{}" startNumber="{}" presentationTimeOffset="{}" availabilityTimeOffset="{}" availabilityTimeComplete="false" initialization="{}" media="{}"/>"#,
+        r#"      <SegmentTemplate timescale="{}"{fixed} startNumber="{}" presentationTimeOffset="{}" availabilityTimeOffset="{}" availabilityTimeComplete="false" initialization="{}" media="{}""#,
         a.timescale,
-        a.segment_duration,
         a.start_number,
         a.presentation_time_offset,
         trim_float(a.availability_time_offset_s),
         escape(&a.initialization),
         escape(&a.media)
     );
+    match &a.timeline {
+        None => out.push_str("/>\n"),
+        Some(entries) => {
+            out.push_str("><SegmentTimeline>");
+            segment_timeline(out, entries);
+            out.push_str("</SegmentTimeline></SegmentTemplate>\n");
+        }
+    }
     match &a.kind {
         ContentKind::Video { width, height, .. } => {
             let _ = writeln!(
@@ -197,6 +213,28 @@ fn adaptation_set(out: &mut String, a: &AdaptationInput, utc_timing_url: &str) {
         }
     }
     let _ = writeln!(out, "    </AdaptationSet>");
+}
+
+/// `S` elements: `@t` where a segment does not follow on from the one before (the first, and
+/// after a gap), `@r` for runs of equal durations.
+fn segment_timeline(out: &mut String, entries: &[(u64, u64)]) {
+    let mut i = 0;
+    let mut expected_t = None;
+    while i < entries.len() {
+        let (t, d) = entries[i];
+        let mut repeat = 0;
+        while entries
+            .get(i + repeat + 1)
+            .is_some_and(|&(nt, nd)| nd == d && nt == t + (repeat as u64 + 1) * d)
+        {
+            repeat += 1;
+        }
+        let t_attr = if expected_t == Some(t) { String::new() } else { format!(r#" t="{t}""#) };
+        let r_attr = if repeat > 0 { format!(r#" r="{repeat}""#) } else { String::new() };
+        let _ = write!(out, r#"<S{t_attr} d="{d}"{r_attr}/>"#);
+        expected_t = Some(t + (repeat as u64 + 1) * d);
+        i += repeat + 1;
+    }
 }
 
 /// xs:duration with millisecond precision: `PT1.5S`.
@@ -268,6 +306,7 @@ mod tests {
             timescale: 90_000,
             segment_duration: 90_000,
             start_number: 1_763_800_000,
+            timeline: None,
             presentation_time_offset: 180_000,
             availability_time_offset_s: 0.8,
             initialization: "video/init-0.mp4".into(),
@@ -338,6 +377,29 @@ mod tests {
         // Well-formed enough: every element opened is closed.
         assert_eq!(mpd.matches("<AdaptationSet").count(), mpd.matches("</AdaptationSet>").count());
         assert_eq!(mpd.matches("<Period ").count(), mpd.matches("</Period>").count());
+    }
+
+    #[test]
+    fn a_timeline_lists_gaps_with_t_and_equal_runs_with_r() {
+        let mut input = input();
+        let video = &mut input.periods[0].adaptation_sets[0];
+        // Three regular segments, a gap of 2.5 s (the publisher was away), then two of 0.8 s
+        // and the one in progress.
+        video.timeline = Some(vec![
+            (180_000, 90_000),
+            (270_000, 90_000),
+            (360_000, 90_000),
+            (675_000, 72_000),
+            (747_000, 72_000),
+            (819_000, 90_000),
+        ]);
+        let mpd = render_mpd(&input);
+        let expected = r#"<SegmentTimeline><S t="180000" d="90000" r="2"/><S t="675000" d="72000" r="1"/><S d="90000"/></SegmentTimeline></SegmentTemplate>"#;
+        assert!(mpd.contains(expected), "{mpd}");
+        // No @duration beside a timeline; the audio set keeps its fixed duration.
+        let video_template = mpd.split("<SegmentTemplate").nth(1).expect("video template");
+        assert!(!video_template.split('>').next().expect("tag").contains(" duration="));
+        assert!(mpd.contains(r#"<SegmentTemplate timescale="48000" duration="48000""#), "{mpd}");
     }
 
     #[test]

@@ -214,7 +214,11 @@ async fn get<B>(state: &Arc<AppState>, conn: ConnInfo, req: &Request<B>) -> Resp
                 .or_else(|| req.headers().get(header::HOST)?.to_str().ok().map(str::to_owned))
                 .unwrap_or_else(|| conn.local.to_string());
             let origin = format!("{}://{host}", if conn.tls { "https" } else { "http" });
-            crate::egress::dash::handle(hub, channel, rest, &origin).await
+            let if_none_match =
+                req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+            let dash_req =
+                crate::egress::dash::DashRequest { tail: rest, origin: &origin, if_none_match };
+            crate::egress::dash::handle(hub, channel, dash_req).await
         }
         _ => error(
             StatusCode::NOT_FOUND,

@@ -365,10 +365,18 @@ impl Pipeline {
             self.dropped_frames += 1;
             return changes;
         }
+        // Where the channel timeline stands by the wall clock now (the first session fixed
+        // its epoch).
+        let wall_90k = self.timeline_epoch_ms.map(|epoch| (now_ms - epoch) * 90);
         let session = self.session.get_or_insert_with(Session::default);
-        // The first frame of a session fixes the offset that continues the channel timeline.
+        // The first frame of a session fixes the offset that places it on the channel timeline:
+        // where the wall clock says, so the timeline keeps one mapping to wall-clock time across
+        // reconnects (LL-DASH addresses segments by that mapping; the time the publisher was
+        // away is a gap in the media), never before the end of what is already there.
         let offset_90k = *session.offset_90k.get_or_insert_with(|| match timeline_end_90k {
-            Some(end) => end - rescale(au.dts, timescale, VIDEO_TIMESCALE),
+            Some(end) => {
+                end.max(wall_90k.unwrap_or(end)) - rescale(au.dts, timescale, VIDEO_TIMESCALE)
+            }
             None => 0,
         });
         let offset = rescale(offset_90k, VIDEO_TIMESCALE, timescale);
@@ -649,12 +657,16 @@ mod tests {
         let video = p.video.as_ref().expect("video");
         let next = video.ring.segment(last.msn + 1).expect("numbering continues");
         assert!(next.discontinuity, "reconnect marks a discontinuity");
-        // The new session starts where the longer track (here audio) ended: no overlap, and a
-        // gap shorter than one frame.
+        // The new session starts where the wall clock puts it: 60 s after the first one on the
+        // channel timeline (the first frame of each capture arrives at its wall start), the
+        // time between the sessions a gap in the media.
+        let epoch = p.timeline_epoch_ms().expect("epoch");
+        assert!(next.start_dts > end, "{} vs {end}", next.start_dts);
         assert!(
-            next.start_dts >= end && next.start_dts < end + 3000,
-            "{} vs {end}",
-            next.start_dts
+            (next.start_dts - (60_000 - epoch) * 90).abs() < 3000,
+            "{} vs wall {}",
+            next.start_dts,
+            (60_000 - epoch) * 90
         );
         assert_eq!(next.init_version, last.init_version, "same codec: same init");
         assert_eq!(video.ring.discontinuity_sequence(last.msn + 2), 1);
