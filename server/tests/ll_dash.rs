@@ -8,7 +8,9 @@
 //! - the MPD answers conditional GETs (ETag → 304);
 //! - a publisher that leaves and comes back starts a new Period where the wall clock says; the
 //!   old Period lasts until it, lists its segments in a SegmentTimeline (its media ends early),
-//!   and a request scoped to the old Period never gets the new Period's segment.
+//!   and a request scoped to the old Period never gets the new Period's segment;
+//! - segments that leave their `$Number$` slots (an irregular GOP) are listed in a
+//!   SegmentTimeline with their real durations.
 
 mod common;
 
@@ -17,7 +19,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Publisher, Sluice, get, last_part};
+use common::{Publisher, Sluice, Source, get, last_part};
 
 /// Sends a GET and reads the response, noting when each piece of the body arrived.
 struct Timed {
@@ -258,4 +260,39 @@ fn a_returning_publisher_starts_a_new_period_the_old_one_ending_with_its_timelin
     assert_eq!(theirs.status, 404, "{}", theirs.text());
     let unknown = sluice.get(&format!("/live/back/dash/p999999/video/{first}.m4s"));
     assert_eq!(unknown.status, 404);
+}
+
+#[test]
+fn an_irregular_gop_is_addressed_by_a_segment_timeline() {
+    let sluice = Sluice::start(&[]);
+    let _publisher =
+        Publisher::spawn(Source::H264IrregularGop, "flv", &sluice.rtmp_url("live/gop"));
+    sluice.wait_live("live/gop", Duration::from_secs(20));
+    // Segments of 1.5 s and 1 s in turn: by the third, they are half a segment off the
+    // 1.5 s slots the first one set.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mpd = loop {
+        let mpd = sluice.get("/live/gop/dash/index.mpd").text();
+        if mpd.contains("<SegmentTimeline>") || Instant::now() > deadline {
+            break mpd;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(periods(&mpd).len(), 1, "one publisher session, one Period:\n{mpd}");
+    let video = mpd.split("<SegmentTemplate").nth(1).expect("video template");
+    let video = video.split("</SegmentTemplate>").next().expect("template");
+    assert!(video.contains("<SegmentTimeline>"), "video addressed by a timeline:\n{mpd}");
+    assert!(!video.split('>').next().expect("tag").contains(" duration="), "{video}");
+    // Both real durations are listed (90 kHz), not one nominal one.
+    assert!(video.contains(r#"d="135000""#) && video.contains(r#"d="90000""#), "{video}");
+    // The timeline's numbers fetch the segments it describes.
+    let start: u64 = video
+        .split("startNumber=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next()?.parse().ok())
+        .expect("startNumber");
+    let (id, ..) = &periods(&mpd)[0];
+    let seg = sluice.get(&format!("/live/gop/dash/{id}/video/{start}.m4s"));
+    assert_eq!(seg.status, 200);
+    assert_eq!(&seg.body[4..8], b"moof");
 }

@@ -159,7 +159,12 @@ pub enum Source {
     H265,
     /// x264 zerolatency with a 4 s GOP (keyframe-request tests).
     H264LongGop,
+    /// x264 zerolatency with keyframes 1.5 s and 1 s apart in turn (0, 1.5, 2.5, 4, 5, …).
+    H264IrregularGop,
 }
+
+/// `-force_key_frames` times for [`Source::H264IrregularGop`] over its first minute.
+const IRREGULAR_KEYFRAMES: &str = "0,1.5,2.5,4,5,6.5,7.5,9,10,11.5,12.5,14,15,16.5,17.5,19,20,21.5,22.5,24,25,26.5,27.5,29,30,31.5,32.5,34,35,36.5,37.5,39,40,41.5,42.5,44,45,46.5,47.5,49,50,51.5,52.5,54,55,56.5,57.5,59,60";
 
 impl Publisher {
     /// 640x360 30 fps x264 with a 1 s GOP (or OBS-like 2 s GOP with B-frames), AAC 48 kHz, RTMP.
@@ -211,7 +216,12 @@ pub fn publisher_args(source: Source, format: &str, url: &str) -> Vec<String> {
         "-pix_fmt",
         "yuv420p",
     ];
-    let gop = if source == Source::H264LongGop { "120" } else { "30" };
+    let gop = match source {
+        Source::H264LongGop => "120",
+        // Only the forced keyframes: x264's own interval beyond any of them.
+        Source::H264IrregularGop => "300",
+        _ => "30",
+    };
     let x264_zerolatency = [
         "-c:v",
         "libx264",
@@ -228,6 +238,7 @@ pub fn publisher_args(source: Source, format: &str, url: &str) -> Vec<String> {
     ];
     args.extend_from_slice(match source {
         Source::H264 | Source::H264LongGop => &x264_zerolatency,
+        Source::H264IrregularGop => &x264_zerolatency,
         Source::ObsLike => &[
             "-c:v",
             "libx264",
@@ -253,6 +264,9 @@ pub fn publisher_args(source: Source, format: &str, url: &str) -> Vec<String> {
             "keyint=30:min-keyint=30:bframes=0:scenecut=0:log-level=error",
         ],
     });
+    if source == Source::H264IrregularGop {
+        args.extend_from_slice(&["-force_key_frames", IRREGULAR_KEYFRAMES]);
+    }
     args.extend_from_slice(&[
         "-sc_threshold",
         "0",
