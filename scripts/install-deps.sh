@@ -41,12 +41,13 @@ if [ "$what" = all ]; then
 fi
 if [ "$what" = all ]; then
   # WHIP/WHEP test peers (server/tests/whip_whep.rs): Debian's ffmpeg 5.1 has no `-f whip`, so a
-  # static FFmpeg 9 comes from PyPI (imageio-ffmpeg), and aiortc plays scripted publisher/viewer.
+  # static FFmpeg 9 comes from PyPI (imageio-ffmpeg), and aiortc plays scripted publisher/viewer;
+  # aioquic is the independent HTTP/3 client of server/tests/http3.rs.
   venv="$root/.venv-webrtc"
   py=/usr/bin/python3; [ -x "$py" ] || py=python3
   [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-  if ! "$venv/bin/python" -c 'import aiortc, imageio_ffmpeg' 2>/dev/null; then
-    "$venv/bin/pip" install -q --disable-pip-version-check 'imageio-ffmpeg==0.8.1' 'aiortc==1.16.*'
+  if ! "$venv/bin/python" -c 'import aiortc, imageio_ffmpeg, aioquic' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check 'imageio-ffmpeg==0.8.1' 'aiortc==1.16.*' 'aioquic==1.3.*'
   fi
   # imageio-ffmpeg fetches nothing at run time: the binary ships inside the wheel.
   "$venv/bin/python" -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())' >/dev/null

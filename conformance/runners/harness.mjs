@@ -8,6 +8,7 @@
 //   const browser = await h.launchChromium();   // { extraArgs: WEBRTC_CHROMIUM_ARGS } for WHEP
 
 import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,6 +89,12 @@ export class Child {
 }
 
 /** Resolves with the first match of `regex` on the child's stdout, or rejects on exit/timeout. */
+/** Base64 SHA-256 of a PEM certificate's SubjectPublicKeyInfo (what Chromium pins). */
+export function spkiFingerprint(pemFile) {
+  const spki = new crypto.X509Certificate(fs.readFileSync(pemFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
+}
+
 function waitForLine(child, regex, timeoutMs) {
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -155,20 +162,28 @@ export class Harness {
   }
 
   /** Starts `sluice serve|demo` on random loopback ports; resolves once both listeners are up. */
-  async startSluice(mode = 'serve', extraArgs = []) {
+  /** `tls: true` also listens with TLS (HTTP/1.1, HTTP/2 and HTTP/3 on one port, development
+   *  certificate): the result then has `httpsAddr`, `httpsUrl` and `spki` (the certificate's
+   *  SPKI fingerprint for `--ignore-certificate-errors-spki-list`). */
+  async startSluice(mode = 'serve', extraArgs = [], { tls = false } = {}) {
     if (!fs.existsSync(SLUICE_BIN)) throw new Error(`${SLUICE_BIN} missing: cargo build --release -p sluice-server`);
     const data = fs.mkdtempSync(path.join(this.tmp, 'data-'));
-    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--srt', '127.0.0.1:0', '--https', 'off', '--data', data,
-      '--web', path.join(ROOT, 'web'), ...extraArgs];
+    const args = [mode, '--http', '127.0.0.1:0', '--rtmp', '127.0.0.1:0', '--srt', '127.0.0.1:0',
+      '--https', tls ? '127.0.0.1:0' : 'off', '--data', data, '--web', path.join(ROOT, 'web'), ...extraArgs];
     const child = this.spawn(`sluice ${mode}`, SLUICE_BIN, args, { env: { SLUICE_LOG: 'info', ...process.env } });
-    const [http, rtmp, srt] = await Promise.all([
+    const [http, rtmp, srt, https] = await Promise.all([
       waitForLine(child, /listening http (\S+:\d+)/, 20000),
       waitForLine(child, /listening rtmp (\S+:\d+)/, 20000),
       waitForLine(child, /listening srt (\S+:\d+)/, 20000),
+      // Printed once the certificate is loaded (and HTTP/3 is up on the same port).
+      tls ? waitForLine(child, /listening h3 (\S+:\d+)/, 20000) : null,
     ]);
     const httpAddr = http[1]; const rtmpAddr = rtmp[1]; const srtAddr = srt[1];
+    const httpsAddr = https ? https[1] : null;
     return {
-      child, data, httpAddr, rtmpAddr, srtAddr,
+      child, data, httpAddr, rtmpAddr, srtAddr, httpsAddr,
+      httpsUrl: httpsAddr ? `https://${httpsAddr}` : null,
+      spki: httpsAddr ? spkiFingerprint(path.join(data, 'tls/dev-cert.pem')) : null,
       baseUrl: `http://${httpAddr}`,
       rtmpUrl: (id) => `rtmp://${rtmpAddr}/${id}`,
       // ffmpeg's SRT latency option is in microseconds.

@@ -7,10 +7,11 @@
 #                          on the HLS-TS endpoint (x264) and the LL-HLS endpoint (x265);
 #                          sluice-check dash on the LL-DASH endpoint (RTMP x264)
 #   dashjs-plays-lldash    dashjs 5 LL-DASH (low-latency mode, RTMP ingest) 30 s: no stall, audio, g2g bound
-#   dashjs-reconnect-lldash dashjs 5 LL-DASH across publisher reconnects (1 s and 3 s away): back on screen within 2 s
+#   dashjs-reconnect-lldash dashjs 5 LL-DASH across a publisher reconnect (3 s away): recovers within 2 s
 #   demo-plays             `sluice demo` plays from the dashboard
 #   hlsjs-plays-hls-ts     hls.js (LL off) on the HLS-TS endpoint of an SRT publish, g2g printed
 #   hlsjs-plays-llhls      hls.js LL-HLS via the dashboard, RTMP, SRT and WHIP ingest, g2g bound
+#   hlsjs-llhls-transports hls.js LL-HLS over HTTP/1.1, HTTP/2 and HTTP/3 (Chromium forced onto QUIC), same run
 #   shaka-plays-lldash     Shaka Player 5 LL-DASH (lowLatencyMode, RTMP ingest) 20 s: no stall, audio, g2g bound
 #   whep-plays-rtmp        Chromium WHEP player page on an RTMP publish: 30 fps, AAC→Opus audio, g2g (~35 s)
 set -euo pipefail

@@ -33,6 +33,7 @@ pub struct Config {
     pub limits: Limits,
     pub srt_settings: SrtSettings,
     pub webrtc_settings: WebRtcSettings,
+    pub http3: Http3Settings,
     /// Per-channel settings, keyed `"group/channel"`.
     pub channels: BTreeMap<String, ChannelSettings>,
 }
@@ -57,6 +58,29 @@ pub struct WebRtcSettings {
     /// few hundred ms lets the browser smooth out network jitter. `-1` leaves it to the
     /// browser (its adaptive jitter buffer).
     pub playout_delay_ms: i32,
+}
+
+/// HTTP/3 (QUIC) on the `--https` port's UDP side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http3Settings {
+    /// Serve HTTP/3 (and advertise it with Alt-Svc) whenever TLS is on.
+    pub enabled: bool,
+    /// Requests a client may have open on one connection at once, held ones included
+    /// (QUIC bidirectional streams); a player needs a handful.
+    pub max_streams_per_connection: u32,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout_ms: u64,
+}
+
+/// Bounds of the HTTP/3 limits.
+pub const HTTP3_STREAMS_RANGE: (u32, u32) = (4, 1000);
+pub const HTTP3_IDLE_RANGE_MS: (u64, u64) = (1000, 600_000);
+
+impl Default for Http3Settings {
+    fn default() -> Self {
+        Self { enabled: true, max_streams_per_connection: 100, idle_timeout_ms: 30_000 }
+    }
 }
 
 /// Settings of one channel.
@@ -118,6 +142,7 @@ impl Default for Config {
             limits: Limits::default(),
             srt_settings: SrtSettings::default(),
             webrtc_settings: WebRtcSettings::default(),
+            http3: Http3Settings::default(),
             channels: BTreeMap::new(),
         }
     }
@@ -212,6 +237,20 @@ impl Config {
                 self.webrtc_settings.playout_delay_ms
             )));
         }
+        let (lo, hi) = HTTP3_STREAMS_RANGE;
+        if !(lo..=hi).contains(&self.http3.max_streams_per_connection) {
+            return Err(ConfigError::Invalid(format!(
+                "http3.max_streams_per_connection = {} is outside {lo}..={hi}",
+                self.http3.max_streams_per_connection
+            )));
+        }
+        let (lo, hi) = HTTP3_IDLE_RANGE_MS;
+        if !(lo..=hi).contains(&self.http3.idle_timeout_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "http3.idle_timeout_ms = {} is outside {lo}..={hi}",
+                self.http3.idle_timeout_ms
+            )));
+        }
         for (id, ch) in &self.channels {
             let valid_id = id
                 .split_once('/')
@@ -279,6 +318,7 @@ mod tests {
         assert_eq!(c.srt_settings.latency_ms, d.srt_settings.latency_ms);
         assert_eq!(c.srt_settings.max_connections, d.srt_settings.max_connections);
         assert_eq!(format!("{:?}", c.limits), format!("{:?}", d.limits));
+        assert_eq!(format!("{:?}", c.http3), format!("{:?}", d.http3));
         assert_eq!(format!("{:?}", c.media), format!("{:?}", d.media));
         let off = Config::from_toml("[webrtc_settings]\nplayout_delay_ms = -2\n").expect("parses");
         assert!(off.validate().is_err(), "below -1 is refused");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dashboard;
 pub mod egress;
 pub mod fanout;
+pub mod h3;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;

@@ -18,6 +18,8 @@ pub enum RuntimeError {
     Runtime(std::io::Error),
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("HTTP/3: {0}")]
+    Http3(String),
 }
 
 /// Binds a TCP listener with SO_REUSEPORT (so every worker can bind the same address).
@@ -101,9 +103,24 @@ pub fn run(
             .filter_map(|(id, c)| c.srt_passphrase.clone().map(|p| (id.clone(), p)))
             .collect(),
     };
-    let tls = match config.https {
-        Some(_) => Some(crate::tls::server_config(config)?),
+    let certs = match config.https {
+        Some(_) => Some(crate::tls::CertStore::load(config)?),
         None => None,
+    };
+    let tls = certs.clone().map(crate::tls::tcp_config);
+    // HTTP/3 on the UDP side of the https port: (address, QUIC settings, Alt-Svc value).
+    let h3 = match (&certs, &https) {
+        (Some(store), Some(l)) if config.http3.enabled => {
+            let quic_tls = crate::tls::quic_config(store.clone())?;
+            let quic =
+                crate::h3::server_config(quic_tls, &config.http3).map_err(RuntimeError::Http3)?;
+            println!("listening h3 {}", l.addr);
+            let alt_svc =
+                http::HeaderValue::from_str(&format!("h3=\":{}\"; ma=86400", l.addr.port()))
+                    .map_err(|e| RuntimeError::Http3(e.to_string()))?;
+            Some((l.addr, quic, alt_svc))
+        }
+        _ => None,
     };
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -113,6 +130,19 @@ pub fn run(
         let http_l = http.as_mut().map(Listeners::take).transpose()?;
         let https_l = https.as_mut().map(Listeners::take).transpose()?;
         let rtmp_l = rtmp.as_mut().map(Listeners::take).transpose()?;
+        let h3_l = match &h3 {
+            Some((addr, quic, _)) => Some((
+                crate::h3::bind_udp(*addr).map_err(|source| RuntimeError::Bind {
+                    what: "h3",
+                    addr: *addr,
+                    source,
+                })?,
+                quic.clone(),
+            )),
+            None => None,
+        };
+        let alt_svc = h3.as_ref().map(|(_, _, v)| v.clone());
+        let certs = certs.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -136,7 +166,13 @@ pub fn run(
                     if let (Some(l), Some(tls)) =
                         (https_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok()), tls)
                     {
-                        tasks.spawn(crate::server::serve_https(l, state.clone(), tls));
+                        tasks.spawn(crate::server::serve_https(l, state.clone(), tls, alt_svc));
+                    }
+                    if let Some((socket, quic)) = h3_l {
+                        tasks.spawn(crate::h3::serve(socket, state.clone(), quic));
+                    }
+                    if let (Some(store), 0) = (certs, worker) {
+                        tasks.spawn(store.watch());
                     }
                     if let Some(l) = rtmp_l.and_then(|l| tokio::net::TcpListener::from_std(l).ok())
                     {

@@ -89,10 +89,13 @@ pub async fn serve_http(listener: TcpListener, state: Arc<AppState>) {
     }
 }
 
+/// TLS over TCP. `alt_svc` (when HTTP/3 runs on the same port) goes on every response, so
+/// browsers move to QUIC for their next requests (RFC 7838, RFC 9114 §3.1.1).
 pub async fn serve_https(
     listener: TcpListener,
     state: Arc<AppState>,
     tls: Arc<rustls::ServerConfig>,
+    alt_svc: Option<http::HeaderValue>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
@@ -109,6 +112,7 @@ pub async fn serve_https(
         let conn = ConnInfo { local, peer, tls: true };
         let state = state.clone();
         let acceptor = acceptor.clone();
+        let alt_svc = alt_svc.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(
                 Duration::from_secs(10),
@@ -125,10 +129,13 @@ pub async fn serve_https(
             };
             let svc = service_fn(move |req| {
                 let state = state.clone();
+                let alt_svc = alt_svc.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(
-                        crate::egress::http::route(state, conn, req).await,
-                    )
+                    let mut resp = crate::egress::http::route(state, conn, req).await;
+                    if let Some(v) = alt_svc {
+                        resp.headers_mut().insert(http::header::ALT_SVC, v);
+                    }
+                    Ok::<_, std::convert::Infallible>(resp)
                 }
             });
             let _ = builder().serve_connection(TokioIo::new(stream), svc).await;

@@ -20,25 +20,10 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{Publisher, Response, Sluice, TempDir, raw};
+use common::{Publisher, Response, Sluice, TempDir, raw, venv_python};
 
 // ---------------------------------------------------------------------------------------------
 // Tools
-
-/// The Python interpreter of the WebRTC test venv.
-fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("SLUICE_WEBRTC_VENV").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-webrtc"),
-        PathBuf::from,
-    );
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-deps.sh (it installs imageio-ffmpeg and aiortc)",
-        python.display()
-    );
-    python
-}
 
 /// FFmpeg 9 from imageio-ffmpeg (has the `whip` muxer).
 fn ffmpeg9() -> &'static str {

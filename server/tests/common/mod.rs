@@ -99,6 +99,11 @@ impl Sluice {
         self.child.id()
     }
 
+    /// The server's data directory (the development certificate is in `tls/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self._data.0
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.http, path)
     }
@@ -403,4 +408,20 @@ pub fn last_part(playlist: &str) -> (u64, u32) {
         }
     }
     last
+}
+
+/// The Python interpreter of the test venv that `scripts/install-deps.sh` creates
+/// (`.venv-webrtc`: imageio-ffmpeg's FFmpeg 9, aiortc, aioquic).
+pub fn venv_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("SLUICE_WEBRTC_VENV").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-webrtc"),
+        std::path::PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps.sh (it installs imageio-ffmpeg, aiortc and aioquic)",
+        python.display()
+    );
+    python
 }
