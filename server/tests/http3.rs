@@ -302,4 +302,9 @@ fn a_new_certificate_is_served_without_a_restart_and_open_connections_carry_on()
         assert_eq!(r.status, 200);
         assert!(r.body.starts_with(b"#EXTM3U"));
     });
+    // SIGHUP asks for a reload (and must not stop the server, SIGHUP's default action).
+    let hup = Command::new("kill").args(["-HUP", &sluice.pid().to_string()]).status();
+    assert!(hup.expect("kill runs").success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sluice.get("/live/certs/hls/index.m3u8").status, 200, "alive after SIGHUP");
 }
