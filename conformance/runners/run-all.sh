@@ -12,7 +12,7 @@
 #   hlsjs-plays-hls-ts     hls.js (LL off) on the HLS-TS endpoint of an SRT publish, g2g printed
 #   hlsjs-plays-llhls      hls.js LL-HLS via the dashboard, RTMP, SRT and WHIP ingest, g2g bound
 #   hlsjs-llhls-transports hls.js LL-HLS over HTTP/1.1, HTTP/2 and HTTP/3 (Chromium forced onto QUIC), same run
-#   shaka-plays-lldash     Shaka Player 5 LL-DASH (lowLatencyMode, RTMP ingest) 20 s: no stall, audio, g2g bound
+#   shaka-plays-lldash     Shaka Player 5 LL-DASH (lowLatencyMode, RTMP ingest) 30 s: no stall, audio, g2g bound
 #   whep-plays-rtmp        Chromium WHEP player page on an RTMP publish: 30 fps, AAC→Opus audio, g2g (~35 s)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
