@@ -123,6 +123,23 @@ async fn http2(args: &Args) -> Result<Outcome, String> {
             .await
             .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
+    batched(args, || {
+        let mut send = send.clone();
+        let req = request(args);
+        async move {
+            let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+            body_len(resp).await
+        }
+    })
+    .await
+}
+
+/// `args.requests` requests made by `one`, `args.concurrency` at a time on one connection.
+async fn batched<F, Fut>(args: &Args, one: F) -> Result<Outcome, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, String>> + Send + 'static,
+{
     let start = Instant::now();
     let mut bytes = 0;
     let mut left = args.requests;
@@ -130,12 +147,7 @@ async fn http2(args: &Args) -> Result<Outcome, String> {
         let batch = left.min(args.concurrency);
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..batch {
-            let mut send = send.clone();
-            let req = request(args);
-            set.spawn(async move {
-                let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-                body_len(resp).await
-            });
+            set.spawn(one());
         }
         while let Some(r) = set.join_next().await {
             bytes += r.map_err(|e| e.to_string())??;
@@ -165,35 +177,24 @@ async fn http3(args: &Args) -> Result<Outcome, String> {
     tokio::spawn(async move {
         let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
     });
-    let start = Instant::now();
-    let mut bytes = 0;
-    let mut left = args.requests;
-    while left > 0 {
-        let batch = left.min(args.concurrency);
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..batch {
-            let mut send = send.clone();
-            let req = http::Request::get(args.url.clone()).body(()).expect("request");
-            set.spawn(async move {
-                let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
-                stream.finish().await.map_err(|e| e.to_string())?;
-                let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
-                if !resp.status().is_success() {
-                    return Err(format!("status {}", resp.status()));
-                }
-                let mut n = 0u64;
-                while let Some(chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
-                    n += chunk.remaining() as u64;
-                }
-                Ok::<u64, String>(n)
-            });
+    batched(args, || {
+        let mut send = send.clone();
+        let req = http::Request::get(args.url.clone()).body(()).expect("request");
+        async move {
+            let mut stream = send.send_request(req).await.map_err(|e| e.to_string())?;
+            stream.finish().await.map_err(|e| e.to_string())?;
+            let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("status {}", resp.status()));
+            }
+            let mut n = 0u64;
+            while let Some(chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
+                n += chunk.remaining() as u64;
+            }
+            Ok(n)
         }
-        while let Some(r) = set.join_next().await {
-            bytes += r.map_err(|e| e.to_string())??;
-        }
-        left -= batch;
-    }
-    Ok(Outcome { bytes, requests: args.requests, elapsed: start.elapsed() })
+    })
+    .await
 }
 
 fn main() {
