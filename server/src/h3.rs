@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -88,7 +89,27 @@ pub async fn serve(socket: std::net::UdpSocket, state: Arc<AppState>, config: qu
     }
 }
 
+/// Counts a connection open for as long as it lives (metrics).
+#[derive(Debug)]
+struct OpenConnection(Arc<AppState>);
+
+impl OpenConnection {
+    fn new(state: &Arc<AppState>) -> Self {
+        let c = &state.hub.counters;
+        c.http3_connections.fetch_add(1, Ordering::Relaxed);
+        c.http3_open.fetch_add(1, Ordering::Relaxed);
+        Self(state.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.hub.counters.http3_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn connection(conn: quinn::Connection, info: ConnInfo, state: Arc<AppState>) {
+    let _open = OpenConnection::new(&state);
     // No GREASE frames (RFC 9114 §7.2.8): clients must ignore them, but aioquic 1.3 then never
     // sees the end of the response stream.
     let h3 = h3::server::builder()

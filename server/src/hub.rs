@@ -187,6 +187,9 @@ pub struct Counters {
     pub http_requests: AtomicU64,
     pub http_bad_requests: AtomicU64,
     pub held_timeouts: AtomicU64,
+    /// HTTP/3 (QUIC) connections accepted, and those open now.
+    pub http3_connections: AtomicU64,
+    pub http3_open: AtomicU64,
     /// Part published → held request answered.
     pub release_latency: crate::metrics::Histogram,
 }

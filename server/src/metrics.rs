@@ -82,6 +82,11 @@ pub fn render(hub: &Hub, webrtc: Option<&crate::webrtc::Sessions>) -> Resp {
             &c.http_bad_requests,
         ),
         ("sluice_held_request_timeouts_total", "Blocking requests answered 503", &c.held_timeouts),
+        (
+            "sluice_http3_connections_total",
+            "HTTP/3 (QUIC) connections accepted",
+            &c.http3_connections,
+        ),
     ];
     for (name, help, v) in counters {
         let _ = writeln!(
@@ -99,6 +104,11 @@ pub fn render(hub: &Hub, webrtc: Option<&crate::webrtc::Sessions>) -> Resp {
         out,
         "# HELP sluice_held_requests Requests currently held open\n# TYPE sluice_held_requests gauge\nsluice_held_requests {}",
         hub.held_requests()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sluice_http3_connections HTTP/3 (QUIC) connections open\n# TYPE sluice_http3_connections gauge\nsluice_http3_connections {}",
+        c.http3_open.load(Ordering::Relaxed)
     );
     if let Some(sessions) = webrtc {
         let _ = writeln!(

@@ -182,6 +182,16 @@ fn playlists_blocking_reloads_parts_and_chunked_dash_over_http3() {
         assert_eq!(whep.status, 400, "{}", String::from_utf8_lossy(&whep.body));
         let preflight = client.request(http::Method::OPTIONS, "/live/h3/whep", None).await;
         assert!(preflight.status < 300, "OPTIONS {}", preflight.status);
+
+        // Operators see the QUIC connections: this one is open and was counted.
+        let metrics = client.get("/metrics").await;
+        let metrics = String::from_utf8_lossy(&metrics.body).into_owned();
+        let value = |name: &str| -> u64 {
+            let line = metrics.lines().find(|l| l.starts_with(&format!("{name} ")));
+            line.and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+        };
+        assert!(value("sluice_http3_connections") >= 1, "{metrics}");
+        assert!(value("sluice_http3_connections_total") >= 1, "{metrics}");
     });
 
     // TLS over TCP points browsers at it.
