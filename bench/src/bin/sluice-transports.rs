@@ -5,7 +5,7 @@
 //! finished LL-HLS segment or part (a cacheable, fixed body), so only the transport differs.
 //!
 //! usage: sluice-transports https://127.0.0.1:PORT/live/cam1/hls/video/12.m4s --cert CERT.pem
-//!        [--requests N (300)] [--concurrency C (8)] [--pid PID]
+//!        [--requests N (300)] [--concurrency C (8)] [--pid PID] [--only http/1.1|h2|h3]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,11 +21,12 @@ struct Args {
     requests: usize,
     concurrency: usize,
     pid: Option<u32>,
+    only: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let (mut url, mut cert, mut pid) = (None, None, None);
+    let (mut url, mut cert, mut pid, mut only) = (None, None, None, None);
     let (mut requests, mut concurrency) = (300usize, 8usize);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
@@ -34,10 +35,11 @@ fn parse_args() -> Result<Args, String> {
             "--requests" => requests = value()?.parse().map_err(|_| "--requests N")?,
             "--concurrency" => concurrency = value()?.parse().map_err(|_| "--concurrency C")?,
             "--pid" => pid = Some(value()?.parse().map_err(|_| "--pid PID")?),
+            "--only" => only = Some(value()?),
             u => url = Some(u.parse::<http::Uri>().map_err(|e| format!("{u}: {e}"))?),
         }
     }
-    let usage = "usage: sluice-transports https://HOST:PORT/PATH --cert CERT.pem [--requests N] [--concurrency C] [--pid PID]";
+    let usage = "usage: sluice-transports https://HOST:PORT/PATH --cert CERT.pem [--requests N] [--concurrency C] [--pid PID] [--only http/1.1|h2|h3]";
     let (url, cert) = (url.ok_or(usage)?, cert.ok_or(usage)?);
     if url.scheme_str() != Some("https") || url.port_u16().is_none() {
         return Err(format!("{usage}: an https URL with a port"));
@@ -45,7 +47,10 @@ fn parse_args() -> Result<Args, String> {
     if !(1..=100_000).contains(&requests) || !(1..=100).contains(&concurrency) {
         return Err("requests must be 1..=100000 and concurrency 1..=100".into());
     }
-    Ok(Args { url, cert, requests, concurrency, pid })
+    if only.as_deref().is_some_and(|o| !["http/1.1", "h2", "h3"].contains(&o)) {
+        return Err("--only takes http/1.1, h2 or h3".into());
+    }
+    Ok(Args { url, cert, requests, concurrency, pid, only })
 }
 
 fn tls_config(cert: &str, alpn: &[u8]) -> Result<rustls::ClientConfig, String> {
@@ -217,6 +222,9 @@ fn main() {
     );
     let mut failed = false;
     for name in ["http/1.1", "h2", "h3"] {
+        if args.only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let cpu_before = args.pid.and_then(cpu_time);
         let run = rt.block_on(async {
             let work = async {
