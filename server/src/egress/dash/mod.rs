@@ -3,9 +3,9 @@
 //!
 //! A segment still being produced is answered at once with the parts it has, then each part
 //! the moment it lands (chunked transfer / HTTP/2 DATA frames), ending when the segment
-//! closes. The next segment, not started yet, is held until it starts (players ask for it a
-//! part after its nominal start; encoders are not that punctual). Anything else that does not
-//! exist is 404, cached for a second.
+//! closes. The next segment, not started yet, is held until its first part is out and the MPD's
+//! availability time has come (players ask for it a part after its nominal start; encoders are
+//! not that punctual). Anything else that does not exist is 404, cached for a second.
 //!
 //! The MPD addresses media per Period (`p13/video/$Number$.m4s`): segment numbers continue
 //! across a publisher reconnect, so without the Period in the URL a player still in the old
@@ -33,7 +33,8 @@ pub use mpd::MpdMemory;
 /// How long past its nominal start the next segment is waited for.
 const NEXT_SEGMENT_GRACE: Duration = Duration::from_millis(500);
 /// How long a request for the next segment waits while the publisher is away (a reconnecting
-/// encoder is usually back within a few seconds; its first segment continues the Period).
+/// encoder is usually back within a few seconds). It then gets 404, never the new Period's
+/// first segment; a 404 sooner would only be retried at once, over and over.
 const PUBLISHER_RETURN_WAIT: Duration = Duration::from_secs(5);
 
 /// One LL-DASH request: the path below `dash/`, the origin for absolute URLs in the MPD
