@@ -5,11 +5,11 @@
 //! The live Period is addressed by `$Number$` with a fixed `@duration` while its segments keep
 //! to their nominal slots (what low-latency players handle best: they compute the live edge
 //! from the clock). A Period whose segments left their slots (an irregular GOP) switches to a
-//! `SegmentTimeline` for good, and so does a Period that has ended: it must say where its media
-//! stops (its publisher left before the next Period began), so that players finish it and move
-//! on instead of asking for segments that will never exist. The channel timeline follows the
-//! wall clock across publisher sessions (the pipeline places a returning publisher where the
-//! clock says), so each Period starts where its wall-clock time says.
+//! `SegmentTimeline` for good, and so does a Period whose publisher has left: it must say where
+//! its media stops, so that players finish it and move on to the next Period instead of asking
+//! for segments that will never exist. The channel timeline follows the wall clock across
+//! publisher sessions (the pipeline places a returning publisher where the clock says), so each
+//! Period starts where its wall-clock time says.
 
 use std::hash::{Hash, Hasher};
 use std::ops::RangeInclusive;
@@ -253,7 +253,9 @@ fn mpd_input(snap: &ChannelSnapshot, memory: &mut MpdMemory, origin: &str) -> Op
                 duration_ms,
                 adaptation_sets: tracks(snap)
                     .filter_map(|t| {
-                        let timeline = p.irregular || duration_ms.is_some();
+                        // Its publisher gone (or a next Period begun), a Period says where
+                        // its media stops: players then ask for nothing beyond it.
+                        let timeline = p.irregular || duration_ms.is_some() || !snap.live;
                         adaptation(t, p, &listed.msns, timeline, part_ms)
                     })
                     .collect(),
