@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -172,16 +172,11 @@ async fn read_body(stream: &mut Stream) -> Result<Bytes, StatusCode> {
     let mut body = BytesMut::new();
     loop {
         match stream.recv_data().await {
-            Ok(Some(mut chunk)) => {
+            Ok(Some(chunk)) => {
                 if body.len() + chunk.remaining() > MAX_REQUEST_BODY {
                     return Err(StatusCode::PAYLOAD_TOO_LARGE);
                 }
-                while chunk.has_remaining() {
-                    let piece = chunk.chunk();
-                    body.extend_from_slice(piece);
-                    let n = piece.len();
-                    chunk.advance(n);
-                }
+                body.put(chunk);
             }
             Ok(None) => return Ok(body.freeze()),
             Err(_) => return Err(StatusCode::BAD_REQUEST),

@@ -111,7 +111,7 @@ pub fn run(
     // HTTP/3 on the UDP side of the https port: (address, QUIC settings, Alt-Svc value).
     let h3 = match (&certs, &https) {
         (Some(store), Some(l)) if config.http3.enabled => {
-            let quic_tls = crate::tls::quic_config(store.clone())?;
+            let quic_tls = crate::tls::quic_config(store.clone());
             let quic =
                 crate::h3::server_config(quic_tls, &config.http3).map_err(RuntimeError::Http3)?;
             println!("listening h3 {}", l.addr);

@@ -147,13 +147,13 @@ pub fn tcp_config(store: Arc<CertStore>) -> Arc<rustls::ServerConfig> {
 }
 
 /// QUIC: TLS 1.3 only (RFC 9001), ALPN `h3`.
-pub fn quic_config(store: Arc<CertStore>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn quic_config(store: Arc<CertStore>) -> Arc<rustls::ServerConfig> {
     let mut sc = rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
         .with_no_client_auth()
         .with_cert_resolver(store);
     sc.alpn_protocols = vec![b"h3".to_vec()];
     sc.max_early_data_size = 0;
-    Ok(Arc::new(sc))
+    Arc::new(sc)
 }
 
 /// Base64 SHA-256 of the key's SubjectPublicKeyInfo: what browsers pin with

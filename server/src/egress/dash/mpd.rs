@@ -39,8 +39,11 @@ struct Run<'a> {
 
 fn runs(track: &TrackView) -> Vec<Run<'_>> {
     let mut runs: Vec<Run<'_>> = Vec::new();
+    // Counted as the ring is walked (run_of per segment would walk it again for each).
+    let first = track.ring.segments().next().map(|s| s.msn);
+    let mut key = first.map_or(0, |msn| track.ring.discontinuity_sequence(msn));
     for s in track.ring.segments() {
-        let key = run_of(&track.ring, s);
+        key += u64::from(s.discontinuity);
         match runs.last_mut() {
             Some(run) if run.key == key => run.msns = *run.msns.start()..=s.msn,
             _ => runs.push(Run { first: s, key, msns: s.msn..=s.msn, duration: None }),
